@@ -1,0 +1,68 @@
+"""Benchmark tables: one loader module per benchmark, all producing a ``BenchmarkTable``.
+
+``find_benchmark(space, dataset, root, path)`` is the single entry point the
+lookup evaluator uses. Each loader module exposes
+``load(space, dataset, root=None, path=None, **options) -> Benchmark``.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nasframe.benchmarks.table import BenchmarkTable
+from nasframe.core.evaluator import Objective
+from nasframe.errors import DataError, DataNotFound
+
+# space name -> loader module
+LOADERS = {
+    "nb201": "nasframe.benchmarks.nb201",
+    "transnas_micro": "nasframe.benchmarks.transnas",
+    "transnas_macro": "nasframe.benchmarks.transnas",
+    "nb101": "nasframe.benchmarks.nb101",
+}
+
+
+@dataclass
+class Benchmark:
+    """A table plus what its columns mean for one dataset/task."""
+
+    table: BenchmarkTable
+    objective: Objective  # what a search sees (validation metric)
+    value_column: str
+    report_columns: dict = field(default_factory=dict)  # report name -> column (test metrics)
+    cost_column: str | None = None  # simulated training seconds, if the source has them
+    dataset: str = ""
+
+    def describe(self) -> dict:
+        return {"benchmark": self.table.name, "dataset": self.dataset, "source": self.table.meta.get("source"),
+                "sha256": self.table.meta.get("sha256"), "objective": self.objective.name}
+
+
+def data_root(root: str | os.PathLike | None) -> Path | None:
+    """The data root from config, else ``$NASFRAME_DATA``, else None."""
+    root = root or os.environ.get("NASFRAME_DATA")
+    return Path(root).expanduser() if root else None
+
+
+def find_benchmark(space, dataset: str | None, root=None, path=None, **options) -> Benchmark:
+    module = LOADERS.get(space.name)
+    if module is None:
+        raise DataNotFound(f"space '{space.name}' has no benchmark table; use a proxy or predictor evaluator "
+                        "(evaluator=zc, evaluator=flops, ...)")
+    return importlib.import_module(module).load(space, dataset, root=data_root(root),
+                                                path=Path(path).expanduser() if path else None, **options)
+
+
+def first_existing(candidates) -> Path | None:
+    for c in candidates:
+        if c is not None and Path(c).exists():
+            return Path(c)
+    return None
+
+
+def nan_array(n: int) -> np.ndarray:
+    return np.full(n, np.nan, dtype=np.float64)

@@ -1,0 +1,124 @@
+"""NAS-Bench-201 tables.
+
+Every reader produces one table with, per dataset ``d`` in
+{cifar10, cifar100, imagenet16_120}, the columns ``d_val`` (the search
+metric) and ``d_test`` (report only), and where the source has them
+``d_train_time`` (simulated seconds to train, used as query cost).
+
+Validation semantics: for CIFAR-10 the validation accuracy is that of the
+``cifar10-valid`` run (trained on 25k images, evaluated on the other 25k), as
+NASLib and the NB201 paper's search experiments use; test accuracy is that of
+the ``cifar10`` run (trained on 50k) on the test set.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from nasframe.benchmarks import Benchmark, first_existing, nan_array
+from nasframe.benchmarks.table import BenchmarkTable, cached
+from nasframe.core.evaluator import Objective
+from nasframe.errors import DataError, DataNotFound
+from nasframe.spaces.nb201 import resolve_dataset
+
+CSV_NAME = "nb201_all_15625.csv"
+COLUMN_KEY = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16-120": "imagenet16_120"}
+# CSV headers per dataset: (validation, test)
+CSV_COLUMNS = {
+    "cifar10": ("cifar10_valid_val_acc_naslib", "cifar10_test_acc"),
+    "cifar100": ("cifar100_val_acc_naslib", "cifar100_test_acc"),
+    "imagenet16-120": ("imagenet16_120_val_acc_naslib", "imagenet16_120_test_acc"),
+}
+
+
+def read_csv(space, path: Path) -> BenchmarkTable:
+    """The tabular format: ``arch_str`` plus ``<dataset>_val_acc_naslib`` / ``<dataset>_test_acc`` columns."""
+    n = len(space)
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            if "arch_str" not in header:
+                raise DataError(f"{path} is not an NB201 table: it has no 'arch_str' column "
+                                f"(columns: {', '.join(header[:8])})")
+            present = {ds: cols for ds, cols in CSV_COLUMNS.items() if all(c in header for c in cols)}
+            if not present:
+                raise DataError(f"{path} has no NB201 metric columns; expected e.g. "
+                                f"{', '.join(CSV_COLUMNS['cifar10'])}")
+            cols = {f"{COLUMN_KEY[ds]}_{kind}": nan_array(n) for ds in present for kind in ("val", "test")}
+            seen = np.zeros(n, dtype=bool)
+            for line, row in enumerate(reader, start=2):
+                try:
+                    i = space.index(space.parse(row["arch_str"]))
+                except Exception as e:
+                    raise DataError(f"{path}, line {line}: {e}") from None
+                seen[i] = True
+                for ds, (vcol, tcol) in present.items():
+                    key = COLUMN_KEY[ds]
+                    cols[f"{key}_val"][i] = _float(row[vcol], path, line)
+                    cols[f"{key}_test"][i] = _float(row[tcol], path, line)
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{path} is not a readable CSV file ({e}); re-download or re-export it") from None
+    if not seen.any():
+        raise DataError(f"{path} holds no architectures; the file is empty or truncated")
+    return BenchmarkTable("nb201", n, cols, {"format": "csv", "rows": int(seen.sum())})
+
+
+def _float(text: str, path, line) -> float:
+    try:
+        return float(text) if text not in ("", None) else np.nan
+    except ValueError:
+        raise DataError(f"{path}, line {line}: '{text}' is not a number") from None
+
+
+def readers():
+    """Reader per format name; the official formats live in ``nb201_official``."""
+    from nasframe.benchmarks import nb201_official as official
+
+    return {"csv": read_csv, **official.READERS}
+
+
+def detect_format(path: Path) -> str:
+    from nasframe.benchmarks import nb201_official as official
+
+    if path.suffix.lower() == ".csv":
+        return "csv"
+    fmt = official.detect_format(path)
+    if fmt is None:
+        raise DataError(f"cannot tell which NB201 format {path} is; supported: the tabular CSV, "
+                        "NAS-Bench-201-v1_0/v1_1 .pth, NATS-tss pickles, NASLib nb201_*_full_training.pickle")
+    return fmt
+
+
+def locate(root: Path | None, dataset: str) -> Path | None:
+    if root is None:
+        return None
+    from nasframe.benchmarks import nb201_official as official
+
+    names = [CSV_NAME, *official.file_names(dataset)]
+    return first_existing([d / n for d in (root / "nasbench201", root) for n in names])
+
+
+def load(space, dataset: str | None, root: Path | None = None, path: Path | None = None,
+         use_cache: bool = True, **_) -> Benchmark:
+    ds = resolve_dataset(dataset)
+    source = path or locate(root, ds)
+    if source is None:
+        where = f"under {root}" if root else "(no data.root or NASFRAME_DATA given)"
+        raise DataNotFound(f"no NB201 table found {where}; point data.root at a folder with "
+                        f"nasbench201/{CSV_NAME} or benchmark.path at an official NB201 file")
+    if not source.exists():
+        raise DataError(f"benchmark file {source} does not exist; fix benchmark.path or data.root")
+    fmt = detect_format(source)
+    reader = readers()[fmt]
+    table = cached(source, f"nb201-{fmt}", lambda: reader(space, source), use_cache=use_cache)
+    key = COLUMN_KEY[ds]
+    if f"{key}_val" not in table.columns:
+        raise DataError(f"{source} has no {ds} columns ({key}_val); use a file that covers {ds} "
+                        f"or choose benchmark.dataset among those it has")
+    cost = f"{key}_train_time" if f"{key}_train_time" in table.columns else None
+    objective = Objective("val_acc", "max", "%", f"NB201 {ds} validation accuracy"
+                          + (" (cifar10-valid run)" if ds == "cifar10" else ""))
+    return Benchmark(table, objective, f"{key}_val", {"test_acc": f"{key}_test"}, cost, ds)

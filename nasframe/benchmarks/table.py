@@ -1,0 +1,102 @@
+"""The compact table every benchmark loader produces.
+
+One float64 array per metric column, indexed by the space's official index
+(NaN where the source has no value), plus metadata: where it came from and
+the SHA-256 of the source file. Tables are cached as ``.npz`` under
+``$NASFRAME_CACHE`` (default ``~/.cache/nasframe``), keyed by the source's
+checksum, so a changed or replaced file is never answered from a stale cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from nasframe.errors import DataError
+
+TABLE_VERSION = 1
+
+
+def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    p = Path(path)
+    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    for f in files:
+        with open(f, "rb") as fh:
+            while block := fh.read(chunk):
+                h.update(block)
+    return h.hexdigest()
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("NASFRAME_CACHE", Path.home() / ".cache" / "nasframe"))
+
+
+@dataclass
+class BenchmarkTable:
+    name: str
+    size: int
+    columns: dict = field(default_factory=dict)  # column -> float64 array of length size
+    meta: dict = field(default_factory=dict)
+
+    def column(self, name: str) -> np.ndarray:
+        if name not in self.columns:
+            raise DataError(f"benchmark table '{self.name}' ({self.meta.get('source', '?')}) has no column "
+                            f"'{name}'; it has: {', '.join(sorted(self.columns))}")
+        return self.columns[name]
+
+    def save(self, path: str | os.PathLike) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        meta = dict(self.meta, name=self.name, size=self.size, version=TABLE_VERSION)
+        with open(tmp, "wb") as f:
+            np.savez(f, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+                     **{f"col:{k}": v for k, v in self.columns.items()})
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "BenchmarkTable":
+        try:
+            with np.load(path) as z:
+                meta = json.loads(z["__meta__"].tobytes().decode())
+                cols = {k[4:]: z[k] for k in z.files if k.startswith("col:")}
+        except Exception as e:
+            raise DataError(f"cached table {path} is unreadable ({e}); delete it and it will be rebuilt") from None
+        if meta.get("version") != TABLE_VERSION:
+            raise DataError(f"cached table {path} has an old format; delete it and it will be rebuilt")
+        return cls(name=meta.pop("name"), size=meta.pop("size"), columns=cols, meta=meta)
+
+
+def cached(source: str | os.PathLike, kind: str, build: Callable[[], BenchmarkTable],
+           use_cache: bool = True) -> BenchmarkTable:
+    """Load the table built from ``source`` from the cache, or build and cache it.
+
+    ``build`` turns the source file into a table; the cache key is the
+    checksum of the source plus ``kind`` (which names loader and options).
+    """
+    source = Path(source)
+    if not source.exists():
+        raise DataError(f"benchmark file {source} does not exist")
+    digest = sha256_of(source)
+    path = cache_dir() / f"{kind}-{digest[:20]}.npz"
+    if use_cache and path.exists():
+        try:
+            table = BenchmarkTable.load(path)
+            if table.meta.get("sha256") == digest:
+                return table
+        except DataError:
+            pass  # rebuilt below
+    table = build()
+    table.meta.update(source=str(source), sha256=digest, kind=kind)
+    if use_cache:
+        try:
+            table.save(path)
+        except OSError:
+            pass  # a read-only cache only costs speed
+    return table

@@ -1,0 +1,109 @@
+"""Turn a composed Hydra config into a search and run it.
+
+``python -m nasframe`` lands here through ``nasframe.__main__``. User errors
+(``NasframeError``) become one line on stderr and exit status 2; a run folder
+that holds nothing of ours is removed so no empty run is left behind.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from nasframe.errors import ConfigError, NasframeError
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+def register_resolvers() -> None:
+    if not OmegaConf.has_resolver("first"):
+        # first non-null argument: ${first:${benchmark.task},${benchmark.dataset}}
+        OmegaConf.register_new_resolver("first", lambda *xs: next((x for x in xs if x is not None), None))
+
+
+def instantiate(node, what: str, **kwargs):
+    """hydra.utils.instantiate, with errors the user can act on surfaced as themselves."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate as hydra_instantiate
+
+    if node is None or "_target_" not in node:
+        raise ConfigError(f"the {what} config has no _target_; each conf/{what}/*.yaml names a class")
+    try:
+        return hydra_instantiate(node, **kwargs, _convert_="all")
+    except InstantiationException as e:
+        cause = e
+        while cause is not None:
+            if isinstance(cause, NasframeError):
+                raise cause from None
+            cause = cause.__cause__ or cause.__context__
+        raise ConfigError(f"cannot create the {what} from {node.get('_target_')}: {e}") from None
+
+
+def choices() -> dict:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        ch = HydraConfig.get().runtime.choices
+        return {k: ch.get(k) for k in ("space", "strategy", "evaluator")}
+    except Exception:  # not under Hydra (API use)
+        return {}
+
+
+def build_run(cfg: DictConfig, out_dir: str | Path):
+    """Everything a run needs, validated before any file is written."""
+    from nasframe.core.runner import Budget, Runner, Source
+
+    names = choices()
+    space = instantiate(cfg.space, "space")
+    strategy = instantiate(cfg.strategy, "strategy")
+    evaluator = instantiate(cfg.evaluator, "evaluator", space=space)
+    budget_cfg = OmegaConf.to_container(cfg.budget, resolve=True)
+    budget = Budget(**budget_cfg)
+    sources = []
+    src_names = list(cfg.get("transfer", {}).get("sources", []) or [])
+    target = cfg.benchmark.get("task") or cfg.benchmark.get("dataset")
+    if target in src_names:
+        raise ConfigError(f"the target task '{target}' is also a transfer source; leave it out of "
+                          f"transfer.sources (leave-one-out)")
+    for name in src_names:
+        sources.append(Source(name, instantiate(cfg.evaluator, "evaluator", space=space, dataset=name)))
+    config = OmegaConf.to_container(cfg, resolve=True)
+    config["names"] = names
+    title = f"{names.get('strategy') or type(strategy).__name__} on {names.get('space') or space.name}"
+    return Runner(space, evaluator, strategy, budget, out_dir, seed=int(cfg.seed), config=config,
+                  resume=bool(cfg.resume), progress=bool(cfg.progress), plot=bool(cfg.plot),
+                  sources=sources, batch_size=int(cfg.batch_size), names={**names, "title": title})
+
+
+def output_dir() -> Path:
+    from hydra.core.hydra_config import HydraConfig
+
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+def _remove_if_empty_run(out: Path) -> None:
+    ours = ("history.jsonl", "config.json", "checkpoint.pkl", "summary.json")
+    if out.exists() and not any((out / n).exists() for n in ours):
+        shutil.rmtree(out / ".hydra", ignore_errors=True)
+        try:
+            out.rmdir()
+        except OSError:
+            pass
+
+
+def run(cfg: DictConfig) -> dict:
+    out = output_dir()
+    try:
+        runner = build_run(cfg, out)
+        result = runner.run()
+    except NasframeError as e:
+        _remove_if_empty_run(out)
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    s = result.summary
+    vals = ", ".join(f"{k}={v:.4g}" for k, v in (s["values"] or {}).items())
+    rep = ", ".join(f"{k}={v:.4g}" for k, v in (s["report"] or {}).items())
+    print(f"best: {s['recommended']}  {vals}  [{rep}]  ({s['queries']} queries) -> {out}")
+    return s

@@ -1,0 +1,275 @@
+"""The one search loop: ask -> evaluate -> tell, under a budget.
+
+Every query is written to the ledger before the strategy is told about it,
+and the strategy's state is checkpointed after every tell. Resuming loads the
+checkpoint and replays the queries recorded after it from the ledger (the
+strategy asks again, deterministically, and gets the recorded answers), so a
+killed run continues to exactly the history of an uninterrupted one without
+evaluating anything twice.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from nasframe.core.evaluator import Evaluation, Evaluator, fitness
+from nasframe.core.ledger import Ledger
+from nasframe.core.space import Architecture, SearchSpace, require
+from nasframe.core.strategy import SourceTask, Strategy
+from nasframe.errors import ConfigError, NasframeError
+
+
+@dataclass
+class Budget:
+    queries: int = 100
+    seconds: float | None = None  # simulated seconds (evaluation cost), optional
+
+    def __post_init__(self):
+        q = self.queries
+        if isinstance(q, bool) or not isinstance(q, (int, np.integer)) or q <= 0:
+            raise ConfigError(f"budget.queries must be a positive integer, got {q!r}")
+        self.queries = int(q)
+        if self.seconds is not None and not (isinstance(self.seconds, (int, float)) and self.seconds > 0):
+            raise ConfigError(f"budget.seconds must be a positive number or null, got {self.seconds!r}")
+
+
+@dataclass
+class Source:
+    """A source task for transfer: its name and the evaluator that answers it."""
+
+    name: str
+    evaluator: Evaluator
+
+
+@dataclass
+class RunResult:
+    summary: dict
+    history: list = field(default_factory=list)
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:  # torch is a dependency, but the loop itself does not need it
+        pass
+    return np.random.default_rng(seed)
+
+
+def _torch_rng_state():
+    try:
+        import torch
+
+        return torch.get_rng_state()
+    except ImportError:
+        return None
+
+
+def _set_torch_rng_state(state):
+    if state is not None:
+        import torch
+
+        torch.set_rng_state(state)
+
+
+class Runner:
+    def __init__(self, space: SearchSpace, evaluator: Evaluator, strategy: Strategy,
+                 budget: Budget, out_dir, seed: int = 0, config: dict | None = None,
+                 resume: bool = False, progress: bool = True, plot: bool = True,
+                 sources: Sequence[Source] = (), batch_size: int = 1, names: dict | None = None):
+        self.space, self.evaluator, self.strategy = space, evaluator, strategy
+        self.budget = budget
+        self.seed = int(seed)
+        self.config = dict(config or {})
+        self.resume, self.progress, self.plot = resume, progress, plot
+        self.sources = list(sources)
+        self.batch_size = int(batch_size)
+        self.names = dict(names or {})
+        self.ledger = Ledger(out_dir)
+        self.validate()
+
+    # ------------------------------------------------------------ checks
+
+    def validate(self) -> None:
+        s_name = self.names.get("strategy", type(self.strategy).__name__)
+        e_name = self.names.get("evaluator", type(self.evaluator).__name__)
+        require(self.space, self.strategy.requires, f"strategy '{s_name}'")
+        require(self.space, self.evaluator.requires, f"evaluator '{e_name}'")
+        if not self.evaluator.objectives:
+            raise ConfigError(f"evaluator '{e_name}' declares no objective")
+        if self.batch_size <= 0:
+            raise ConfigError(f"batch_size must be a positive integer, got {self.batch_size}")
+        if self.sources and not self.strategy.transfer:
+            raise ConfigError(f"strategy '{s_name}' does not use source tasks; drop transfer.sources "
+                              "or pick a transfer strategy (rea_transfer, ppo_transfer, catch)")
+
+    # ------------------------------------------------------------ the loop
+
+    def run(self) -> RunResult:
+        checkpoint, recorded = self.ledger.open(self.config, self.resume)
+        replay = {(r["phase"], r["index"]): r for r in recorded}
+        self._replay = replay
+        self._counters: dict[str, int] = {}
+        self._records = 0
+        rng = seed_everything(self.seed)
+        self.strategy.setup(self.space, self.evaluator.objectives, rng)
+        sim = 0.0
+        step = 0
+        seen: dict[Architecture, Evaluation] = {}
+        t0 = time.perf_counter()
+        wall_before = 0.0
+        if checkpoint is not None:
+            self.strategy.load_state_dict(checkpoint["strategy"])
+            _set_torch_rng_state(checkpoint["torch_rng"])
+            random.setstate(checkpoint["py_rng"])
+            np.random.set_state(checkpoint["np_rng"])
+            step, sim = checkpoint["step"], checkpoint["sim"]
+            self._counters = dict(checkpoint["counters"])
+            self._records = checkpoint["records"]
+            wall_before = checkpoint["wall"]
+            seen = {self.space.parse(a): Evaluation.from_json(e) for a, e in checkpoint["seen"]}
+        pretrained = checkpoint is not None and checkpoint["pretrained"]
+        try:
+            if self.sources and not pretrained:
+                self.strategy.pretrain([self._source_task(s) for s in self.sources])
+                self._checkpoint(step, sim, seen, wall_before + time.perf_counter() - t0)
+            bar = self._bar(step)
+            while step < self.budget.queries and (self.budget.seconds is None or sim < self.budget.seconds):
+                n = min(self.batch_size, self.budget.queries - step)
+                archs = list(self.strategy.ask(n))
+                if not archs:
+                    break  # the strategy has nothing left to propose (e.g. space exhausted)
+                if len(archs) > n:
+                    raise NasframeError(f"strategy returned {len(archs)} architectures when asked for {n}")
+                for a in archs:
+                    self.space.check(a)
+                evals = self._evaluate("search", archs, seen)
+                for a, ev in zip(archs, evals):
+                    step += 1
+                    sim += ev.cost
+                    seen.setdefault(a, ev)
+                self.strategy.tell(archs, [ev.visible() for ev in evals])
+                self._checkpoint(step, sim, seen, wall_before + time.perf_counter() - t0)
+                if bar is not None:
+                    bar.update(len(archs))
+                    best = max((fitness(e, self.evaluator.primary) for e in seen.values()), default=-math.inf)
+                    p = self.evaluator.primary
+                    bar.set_postfix_str(f"best {p.name}={best if p.direction == 'max' else -best:.4g}")
+            if bar is not None:
+                bar.close()
+            summary = self._summarise(step, sim, seen, wall_before + time.perf_counter() - t0)
+        finally:
+            self.ledger.close()
+        history = [r for r in _read(self.ledger)]
+        if self.plot:
+            from nasframe.analysis.plots import plot_run
+
+            plot_run(history, self.evaluator.primary, self.ledger.plot_path, title=self.names.get("title", ""))
+        self.ledger.finish(summary)
+        return RunResult(summary=summary, history=history)
+
+    # ------------------------------------------------------------ helpers
+
+    def _bar(self, step):
+        if not self.progress:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=self.budget.queries, initial=step, desc=self.names.get("title", "search"),
+                    unit="query", dynamic_ncols=True, leave=False)
+
+    def _evaluate(self, phase: str, archs: list, seen: dict | None, evaluator=None) -> list[Evaluation]:
+        """Evaluate (or replay from the ledger) and record one batch of one phase."""
+        evaluator = evaluator or self.evaluator
+        start = self._counters.get(phase, 0)
+        out: list[Evaluation | None] = [None] * len(archs)
+        records: list[dict | None] = [None] * len(archs)
+        todo = []
+        for i, a in enumerate(archs):
+            rec = self._replay.get((phase, start + i))
+            if rec is not None:
+                if rec["arch"] != str(a):
+                    raise NasframeError(f"resume diverged at {phase} query {start + i}: the ledger has "
+                                        f"{rec['arch']} but the strategy asked {a}; the run is not "
+                                        "deterministic, start a new run folder")
+                out[i], records[i] = Evaluation.from_json(rec), rec
+            elif seen is not None and a in seen:
+                out[i] = seen[a]
+            else:
+                todo.append(i)
+        if todo:
+            t = time.perf_counter()
+            fresh = evaluator.evaluate([archs[i] for i in todo])
+            wall = (time.perf_counter() - t) / len(todo)
+            if len(fresh) != len(todo):
+                raise NasframeError(f"evaluator returned {len(fresh)} results for {len(todo)} architectures")
+            for i, ev in zip(todo, fresh):
+                out[i] = ev
+                records[i] = {"wall_time": wall}
+        for i, a in enumerate(archs):
+            rec = records[i]
+            if rec is None or "phase" not in rec:
+                rec = {"phase": phase, "index": start + i, "arch": str(a), **out[i].to_json(),
+                       "repeat": bool(seen is not None and a in seen),
+                       "wall_time": (rec or {}).get("wall_time", 0.0)}
+            self.ledger.append(rec)
+            self._records += 1
+        self._counters[phase] = start + len(archs)
+        return out
+
+    def _source_task(self, source: Source) -> SourceTask:
+        phase = f"pretrain:{source.name}"
+
+        def evaluate(archs):
+            return [ev.visible() for ev in self._evaluate(phase, archs, None, source.evaluator)]
+
+        return SourceTask(source.name, source.evaluator.objectives, evaluate)
+
+    def _checkpoint(self, step, sim, seen, wall) -> None:
+        self.ledger.save_checkpoint({
+            "step": step, "sim": sim, "wall": wall, "records": self._records,
+            "counters": dict(self._counters), "pretrained": True,
+            "seen": [(str(a), e.to_json()) for a, e in seen.items()],
+            "strategy": self.strategy.state_dict(),
+            "torch_rng": _torch_rng_state(), "py_rng": random.getstate(), "np_rng": np.random.get_state(),
+        })
+
+    def _summarise(self, step, sim, seen, wall) -> dict:
+        rec = self.strategy.recommend()
+        info = {}
+        if rec is not None:
+            ev = seen.get(rec)
+            if ev is None:  # recommended without being queried: look it up, uncharged
+                ev = self.evaluator.evaluate([rec])[0]
+                info["recommendation_queried"] = False
+        else:
+            ev = None
+        return {
+            "status": "complete",
+            "recommended": None if rec is None else str(rec),
+            "values": None if ev is None else ev.values,
+            "report": None if ev is None else ev.report,
+            "objectives": [o.__dict__ for o in self.evaluator.objectives],
+            "queries": step,
+            "pretrain_queries": {k: v for k, v in self._counters.items() if k != "search"},
+            "sim_seconds": sim,
+            "wall_seconds": wall,
+            "seed": self.seed,
+            "evaluator": self.evaluator.describe(),
+            "config": self.config,
+            **info,
+        }
+
+
+def _read(ledger: Ledger):
+    from nasframe.core.ledger import read_history
+
+    return read_history(ledger.history_path)

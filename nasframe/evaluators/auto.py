@@ -1,0 +1,30 @@
+"""``evaluator=auto``: the benchmark table when it is found, else a data-free proxy."""
+from __future__ import annotations
+
+import sys
+
+from nasframe.errors import ConfigError, DataNotFound
+
+
+def fallback_evaluator(space, name: str):
+    from nasframe.evaluators.complexity import FlopsEvaluator, ParamsEvaluator
+
+    table = {"flops": FlopsEvaluator, "params": ParamsEvaluator}
+    if name not in table:
+        raise ConfigError(f"unknown fallback evaluator '{name}'; choose one of {', '.join(table)}")
+    return table[name](space)
+
+
+def auto_evaluator(space, dataset=None, root=None, path=None, fallback: str = "flops", **options):
+    from nasframe.evaluators.lookup import BenchmarkLookup
+
+    try:
+        return BenchmarkLookup(space, dataset=dataset, root=root, path=path, **options)
+    except DataNotFound:
+        if path is not None:
+            raise  # an explicit file that does not exist is an error, not a reason to fall back
+        ev = fallback_evaluator(space, fallback)
+        print(f"nasframe: no benchmark table for {space.name} found, searching on the data-free proxy "
+              f"'{fallback}' instead; set data.root=DIR (a folder like shared/data) or NASFRAME_DATA "
+              "to search on the real table", file=sys.stderr)
+        return ev
