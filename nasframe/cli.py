@@ -33,12 +33,15 @@ def instantiate(node, what: str, **kwargs):
     try:
         return hydra_instantiate(node, **kwargs, _convert_="all")
     except InstantiationException as e:
-        cause = e
+        cause, root = e, e
         while cause is not None:
             if isinstance(cause, NasframeError):
                 raise cause from None
+            root = cause
             cause = cause.__cause__ or cause.__context__
-        raise ConfigError(f"cannot create the {what} from {node.get('_target_')}: {e}") from None
+        detail = f"{type(root).__name__}: {root}" if root is not e else str(e)
+        raise ConfigError(f"cannot create the {what} from {node.get('_target_')} ({detail}); "
+                          f"check the keys of conf/{what}/ and your overrides") from None
 
 
 def choices() -> dict:
@@ -51,16 +54,15 @@ def choices() -> dict:
         return {}
 
 
-def build_run(cfg: DictConfig, out_dir: str | Path):
+def build_run(cfg: DictConfig, out_dir: str | Path, names: dict | None = None):
     """Everything a run needs, validated before any file is written."""
     from nasframe.core.runner import Budget, Runner, Source
 
-    names = choices()
+    names = names if names is not None else choices()
+    budget = Budget(**OmegaConf.to_container(cfg.budget, resolve=True))  # cheapest checks first
     space = instantiate(cfg.space, "space")
     strategy = instantiate(cfg.strategy, "strategy")
     evaluator = instantiate(cfg.evaluator, "evaluator", space=space)
-    budget_cfg = OmegaConf.to_container(cfg.budget, resolve=True)
-    budget = Budget(**budget_cfg)
     sources = []
     src_names = list(cfg.get("transfer", {}).get("sources", []) or [])
     target = cfg.benchmark.get("task") or cfg.benchmark.get("dataset")
@@ -70,6 +72,7 @@ def build_run(cfg: DictConfig, out_dir: str | Path):
     for name in src_names:
         sources.append(Source(name, instantiate(cfg.evaluator, "evaluator", space=space, dataset=name)))
     config = OmegaConf.to_container(cfg, resolve=True)
+    config.pop("hydra", None)
     config["names"] = names
     title = f"{names.get('strategy') or type(strategy).__name__} on {names.get('space') or space.name}"
     return Runner(space, evaluator, strategy, budget, out_dir, seed=int(cfg.seed), config=config,
@@ -100,10 +103,62 @@ def run(cfg: DictConfig) -> dict:
         result = runner.run()
     except NasframeError as e:
         _remove_if_empty_run(out)
-        print(f"error: {e}", file=sys.stderr)
+        print("error: " + " ".join(str(e).split()), file=sys.stderr)
         sys.exit(2)
     s = result.summary
     vals = ", ".join(f"{k}={v:.4g}" for k, v in (s["values"] or {}).items())
     rep = ", ".join(f"{k}={v:.4g}" for k, v in (s["report"] or {}).items())
     print(f"best: {s['recommended']}  {vals}  [{rep}]  ({s['queries']} queries) -> {out}")
     return s
+
+
+class HeldStderr:
+    """Buffer stderr until released; on a config error, condense it to one line."""
+
+    _current = None
+
+    def __init__(self):
+        self.real = sys.stderr
+        self.buffer: list[str] = []
+        self.holding = True
+
+    def __enter__(self):
+        HeldStderr._current = self
+        sys.stderr = self
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+        sys.stderr = self.real
+        HeldStderr._current = None
+
+    @classmethod
+    def release_current(cls):
+        if cls._current is not None:
+            cls._current.release()
+
+    def release(self):
+        if self.holding:
+            self.holding = False
+            self.real.write("".join(self.buffer))
+            self.buffer.clear()
+
+    def replace_with_one_line(self):
+        text = " ".join(l.strip() for l in "".join(self.buffer).splitlines()
+                        if l.strip() and "HYDRA_FULL_ERROR" not in l)
+        text = text.split(" Config search path:")[0]  # Hydra's provider list is noise here
+        self.buffer = [f"error: {text}\n"]
+        self.release()
+
+    def write(self, s):
+        if self.holding:
+            self.buffer.append(s)
+            return len(s)
+        return self.real.write(s)
+
+    def flush(self):
+        if not self.holding:
+            self.real.flush()
+
+    def __getattr__(self, name):  # isatty, fileno, encoding, ... for tqdm and logging
+        return getattr(self.real, name)

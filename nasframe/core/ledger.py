@@ -26,14 +26,17 @@ RUNTIME_KEYS = ("resume", "progress", "plot")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename, so readers never see half a file."""
+    """Write via a temporary file and rename, so readers never see half a file.
+
+    No fsync: this protects against a killed process (the page cache
+    survives it), which is what resume is for; fsync per query made long
+    sweeps I/O-bound.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -135,7 +138,6 @@ class Ledger:
         self._file.flush()
 
     def save_checkpoint(self, state: dict) -> None:
-        os.fsync(self._file.fileno())
         atomic_write_bytes(self.checkpoint_path, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
 
     def finish(self, summary: dict) -> None:

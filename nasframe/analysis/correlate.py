@@ -1,0 +1,244 @@
+"""Rank correlation of any evaluator with a benchmark's validation and test values.
+
+    python -m nasframe.analysis.correlate space=nb201 evaluator=zc evaluator.proxy=synflow \
+        sample=1000 data.root=/work/shared/data
+
+(``proxy=...`` is accepted as a shorthand for ``evaluator.proxy=...``.) Draws
+``sample`` architectures (seeded; optionally only those listed in ``pool``, a
+CSV with an architecture-string column), scores them with the evaluator one
+at a time, looks their validation and test values up in the benchmark table,
+and writes to the run folder: ``scores.csv`` (one row per architecture),
+``correlation.json`` (Spearman ρ and Kendall τ-b of the evaluator's
+higher-is-better value against validation and test, the number of failures,
+the cost per architecture) and ``scatter.png``. For an ensemble evaluator the
+member proxies' raw values are correlated too, and the exact rank average
+over the evaluated set is reported next to the evaluator's own value.
+``reference=FILE:COLUMN`` also correlates the value with a column of a CSV
+(e.g. a published proxy table), matched by architecture string.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from nasframe.errors import ConfigError, DataError, NasframeError
+
+ARCH_COLUMNS = ("arch_str", "net_str", "arch", "ArchitectureString")
+
+
+def read_column_by_arch(path, column: str | None = None) -> dict[str, float] | list[str]:
+    """``{arch string: value}`` of ``column`` of a CSV, or the list of arch strings when column is None."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} does not exist; give an existing CSV file")
+    with open(path, newline="") as f:
+        rows = csv.DictReader(f)
+        key = next((c for c in ARCH_COLUMNS if c in (rows.fieldnames or [])), None)
+        if key is None:
+            raise DataError(f"{path} has no architecture column (one of {', '.join(ARCH_COLUMNS)})")
+        if column is not None and column not in rows.fieldnames:
+            raise DataError(f"{path} has no column '{column}'; it has {', '.join(rows.fieldnames)}")
+        if column is None:
+            return [r[key] for r in rows]
+        return {r[key]: float(r[column]) if r[column] not in ("", "nan") else math.nan for r in rows}
+
+
+def choose_archs(space, n: int, seed: int, pool=None, exclude=()) -> list:
+    rng = np.random.default_rng(seed)
+    exclude = {str(a) for a in exclude}
+    if pool is not None:
+        cands = [space.parse(s) for s in read_column_by_arch(pool)]
+    elif hasattr(space, "__len__"):
+        cands = list(space)
+    else:
+        out, seen = [], set()
+        while len(out) < n:
+            a = space.sample(rng)
+            if str(a) not in seen and str(a) not in exclude:
+                seen.add(str(a))
+                out.append(a)
+        return out
+    cands = list({str(a): a for a in cands if str(a) not in exclude}.values())
+    if n > len(cands):
+        raise ConfigError(f"sample={n} but only {len(cands)} architectures are available; lower sample")
+    idx = rng.choice(len(cands), size=n, replace=False)
+    return [cands[i] for i in sorted(idx)]
+
+
+def rank_correlations(x, y) -> dict:
+    from scipy.stats import kendalltau, spearmanr
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 3:
+        return {"spearman": math.nan, "kendall": math.nan, "n": int(ok.sum())}
+    return {"spearman": float(spearmanr(x[ok], y[ok])[0]), "kendall": float(kendalltau(x[ok], y[ok])[0]),
+            "n": int(ok.sum())}
+
+
+def correlate(space, evaluator, truth, archs, reference: dict | None = None, out_dir=None,
+              progress: bool = True, label: str = "") -> dict:
+    """Score ``archs`` with ``evaluator`` and correlate with ``truth`` (a BenchmarkLookup)."""
+    from tqdm import tqdm
+
+    obj = evaluator.primary
+    rows = []
+    t_all = time.perf_counter()
+    for a in tqdm(archs, desc=f"correlate {label}", disable=not progress, file=sys.stderr):
+        t0 = time.perf_counter()
+        ev = evaluator.evaluate([a])[0]
+        wall = time.perf_counter() - t0
+        tr = truth.evaluate([a])[0]
+        row = {"arch": str(a), "score": obj.utility(ev.values.get(obj.name)) if not ev.failed else math.nan,
+               "cost": ev.cost, "wall": wall, "failure": ev.failure or "",
+               "val": tr.values.get(truth.primary.name, math.nan),
+               **{f"report.{k}": v for k, v in tr.report.items()},
+               **{k: v for k, v in ev.report.items() if k.startswith("proxy.")}}
+        if reference is not None:
+            row["reference"] = reference.get(str(a), math.nan)
+        rows.append(row)
+    wall_total = time.perf_counter() - t_all
+    test_key = next((k for k in rows[0] if k.startswith("report.")), None) if rows else None
+    col = lambda k: np.array([r.get(k, math.nan) for r in rows], dtype=float)  # noqa: E731
+    scores = col("score")
+    result = {"label": label, "n": len(rows), "failures": int(sum(bool(r["failure"]) for r in rows)),
+              "objective": obj.name, "direction": obj.direction,
+              "val": rank_correlations(scores, col("val")),
+              "cost_per_arch_s": float(np.mean(col("cost"))) if rows else math.nan,
+              "wall_per_arch_s": wall_total / max(len(rows), 1),
+              "evaluator": evaluator.describe(), "truth": truth.describe()}
+    if test_key:
+        result["test"] = rank_correlations(scores, col(test_key))
+    if reference is not None:
+        result["vs_reference"] = rank_correlations(scores, col("reference"))
+        result["reference_vs_val"] = rank_correlations(col("reference"), col("val"))
+        if test_key:
+            result["reference_vs_test"] = rank_correlations(col("reference"), col(test_key))
+    members = sorted(k for k in (rows[0] if rows else {}) if k.startswith("proxy."))
+    if members:
+        from nasframe.evaluators.zerocost import exact_rank_average
+
+        result["members"] = {}
+        for k in members:
+            m = {"val": rank_correlations(col(k), col("val"))}
+            if test_key:
+                m["test"] = rank_correlations(col(k), col(test_key))
+            result["members"][k[len("proxy."):]] = m
+        exact = exact_rank_average(np.column_stack([col(k) for k in members]))
+        result["exact_rank_average"] = {"val": rank_correlations(exact, col("val"))}
+        if test_key:
+            result["exact_rank_average"]["test"] = rank_correlations(exact, col(test_key))
+    if out_dir is not None:
+        write_outputs(Path(out_dir), rows, result, test_key)
+    return result
+
+
+def write_outputs(out: Path, rows: list[dict], result: dict, test_key: str | None) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    with open(out / "scores.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(rows)
+    (out / "correlation.json").write_text(json.dumps(result, indent=2, default=str))
+    from nasframe.analysis.plots import _pyplot
+
+    plt = _pyplot()
+    targets = [("val", "validation")] + ([(test_key, "test")] if test_key else [])
+    fig, axes = plt.subplots(1, len(targets), figsize=(5 * len(targets), 4), squeeze=False)
+    s = np.array([r["score"] for r in rows], float)
+    for ax, (key, name) in zip(axes[0], targets):
+        y = np.array([r.get(key, math.nan) for r in rows], float)
+        ax.scatter(s, y, s=4, alpha=0.5)
+        c = result["val" if key == "val" else "test"]
+        ax.set_title(f"{name}: ρ={c['spearman']:.3f}  τ={c['kendall']:.3f}  (n={c['n']})")
+        ax.set_xlabel(f"{result['label']} ({result['objective']}, higher = better)")
+        ax.set_ylabel(f"{name} value")
+        if np.nanmin(s) > 0 and np.nanmax(s) / max(np.nanmin(s), 1e-300) > 1e3:
+            ax.set_xscale("log")
+    fig.tight_layout()
+    fig.savefig(out / "scatter.png", dpi=110)
+    plt.close(fig)
+
+
+def _summary_line(r: dict) -> str:
+    parts = [f"{r['label']}: n={r['n']} failures={r['failures']}",
+             f"val ρ={r['val']['spearman']:.4f} τ={r['val']['kendall']:.4f}"]
+    if "test" in r:
+        parts.append(f"test ρ={r['test']['spearman']:.4f} τ={r['test']['kendall']:.4f}")
+    if "vs_reference" in r:
+        parts.append(f"vs reference ρ={r['vs_reference']['spearman']:.4f} "
+                     f"(reference vs test ρ={r.get('reference_vs_test', {}).get('spearman', math.nan):.4f})")
+    parts.append(f"cost {r['cost_per_arch_s']:.3f} s/arch")
+    lines = ["  ".join(parts)]
+    for name, m in r.get("members", {}).items():
+        lines.append(f"  {name}: val ρ={m['val']['spearman']:.4f}" +
+                     (f" test ρ={m['test']['spearman']:.4f}" if "test" in m else ""))
+    if "exact_rank_average" in r:
+        e = r["exact_rank_average"]
+        lines.append(f"  exact rank average over the set: val ρ={e['val']['spearman']:.4f}" +
+                     (f" test ρ={e['test']['spearman']:.4f}" if "test" in e else ""))
+    return "\n".join(lines)
+
+
+def run(cfg) -> dict:
+    from nasframe.cli import instantiate
+    from nasframe.evaluators.lookup import BenchmarkLookup
+
+    space = instantiate(cfg.space, "space")
+    evaluator = instantiate(cfg.evaluator, "evaluator", space=space)
+    dataset = cfg.benchmark.get("task") or cfg.benchmark.get("dataset")
+    truth = BenchmarkLookup(space, dataset=dataset, root=cfg.data.root, path=cfg.benchmark.path,
+                            epoch_mode=cfg.benchmark.get("epoch_mode", "final"))
+    archs = choose_archs(space, int(cfg.sample), int(cfg.seed), cfg.get("pool"))
+    reference = None
+    if cfg.get("reference"):
+        path, _, column = str(cfg.reference).rpartition(":")
+        if not path:
+            raise ConfigError(f"reference must be FILE:COLUMN, got '{cfg.reference}'")
+        reference = read_column_by_arch(path, column)
+    from nasframe.cli import choices
+
+    proxy = cfg.evaluator.get("proxy")
+    label = "+".join(proxy) if isinstance(proxy, (list, tuple)) or hasattr(proxy, "__iter__") and not isinstance(
+        proxy, str) else (proxy or choices().get("evaluator") or type(evaluator).__name__)
+    from nasframe.cli import output_dir
+
+    result = correlate(space, evaluator, truth, archs, reference, output_dir(), bool(cfg.progress), str(label))
+    print(_summary_line(result))
+    print(f"-> {output_dir()}")
+    return result
+
+
+def _shorthand(argv: list[str]) -> list[str]:
+    # proxy=... is the short form of evaluator.proxy=...
+    return [("evaluator." + a) if a.startswith("proxy=") else a for a in argv]
+
+
+def main() -> None:
+    import hydra
+
+    from nasframe.cli import CONF_DIR, register_resolvers
+
+    register_resolvers()
+    sys.argv = [sys.argv[0]] + _shorthand(sys.argv[1:])
+
+    @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="correlate")
+    def _main(cfg) -> None:
+        try:
+            run(cfg)
+        except NasframeError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+
+    _main()
+
+
+if __name__ == "__main__":
+    main()

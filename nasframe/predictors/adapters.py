@@ -1,0 +1,339 @@
+"""K-Adapters on a frozen GNN backbone, and the AIO-P predictor built from them.
+
+An adapter pairs each backbone GraphConv layer with an adapter layer whose
+input is ``[backbone layer output || previous adapter output]`` (64 wide; the
+first adapter layer sees the node embedding), mean-pools its last layer next
+to the backbone's, and predicts from the 64-wide concatenation with a new MLP.
+Several adapters (one per knowledge task) are averaged at inference.
+
+``AIOPPredictor`` holds the whole pipeline: ``pretrain`` the base regressor,
+``add_adapter`` per knowledge task with the backbone frozen, ``calibrate`` the
+label scaling on a few target architectures (zero-shot transfer), optionally
+``finetune`` on them (backbone GNN layers and adapter heads train; node
+embedding and adapter bodies stay frozen), then ``predict`` in task units.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from nasframe.graphs.extract import ComputeGraph
+from nasframe.predictors.base import Predictor
+from nasframe.predictors.gnn import HIDDEN, GraphBatch, GraphConv, GNNRegressor, PackedGraphs, regressor_head
+from nasframe.predictors.scaling import LabelScaler
+
+log = logging.getLogger(__name__)
+
+
+class KAdapter(nn.Module):
+    def __init__(self, layers: int = 6):
+        super().__init__()
+        self.layers = nn.ModuleList(GraphConv(2 * HIDDEN, HIDDEN) for _ in range(layers))
+        self.head = regressor_head(2 * HIDDEN)
+
+    def forward(self, b: GraphBatch, base: list[torch.Tensor]) -> torch.Tensor:
+        """``base`` = the backbone's node embedding and its layer outputs."""
+        h = base[0]
+        for layer, hb in zip(self.layers, base[1:]):
+            h = torch.tanh(layer(torch.cat([hb, h], dim=1), b.adj))
+        pooled = torch.cat([torch.sparse.mm(b.pool, base[-1]), torch.sparse.mm(b.pool, h)], dim=1)
+        return self.head(pooled).reshape(-1)
+
+
+class AIOPNet(nn.Module):
+    """Base regressor plus named K-adapters."""
+
+    def __init__(self):
+        super().__init__()
+        self.base = GNNRegressor()
+        self.adapters = nn.ModuleDict()
+
+    def forward(self, b: GraphBatch, use: Sequence[str] | None = None) -> torch.Tensor:
+        """Scaled prediction: the base head without adapters, else the mean of the adapters in ``use``."""
+        names = list(self.adapters) if use is None else list(use)
+        hs = self.base.backbone(b)
+        if not names:
+            return self.base.head(torch.sparse.mm(b.pool, hs[-1])).reshape(-1)
+        return torch.stack([self.adapters[n](b, hs) for n in names]).mean(0)
+
+
+def _fit(net: nn.Module, params: list, data: PackedGraphs, y: np.ndarray, *, forward, epochs: int,
+         batch_size: int, lr: float, clip: float, seed: int, dev: tuple | None = None, desc: str = "",
+         progress: bool = False, extra_loss=None) -> dict:
+    """Adam on MSE of scaled labels; keeps the best-dev weights when ``dev`` = (PackedGraphs, y) is given."""
+    rng = np.random.default_rng(seed)
+    opt = torch.optim.Adam(params, lr=lr)
+    yt = torch.as_tensor(y, dtype=torch.float32)
+    best, best_state, history = math.inf, None, []
+    steps = list(data.batches(batch_size, index=np.arange(len(data))))
+    cached = [data.batch(i) for i in steps] if len(data) <= 5000 or batch_size > 1 else None
+    from tqdm import tqdm
+
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, unit="epoch")
+    for epoch in bar:
+        net.train()
+        total = 0.0
+        for k in rng.permutation(len(steps)):
+            b = cached[k] if cached is not None else data.batch(steps[k])
+            opt.zero_grad()
+            loss = torch.mean((forward(b) - yt[steps[k]]) ** 2)
+            if extra_loss is not None:
+                loss = loss + extra_loss()
+            loss.backward()
+            if clip:
+                torch.nn.utils.clip_grad_norm_(params, clip)
+            opt.step()
+            total += float(loss) * len(steps[k])
+        record = {"epoch": epoch + 1, "train_mse": total / len(data)}
+        if dev is not None:
+            net.eval()
+            with torch.no_grad():
+                dev_mse = float(torch.mean((forward(dev[0]) - torch.as_tensor(dev[1], dtype=torch.float32)) ** 2))
+            record["dev_mse"] = dev_mse
+            if dev_mse < best:
+                best, best_state = dev_mse, copy.deepcopy(net.state_dict())
+        history.append(record)
+        bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k != "epoch"})
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    net.eval()
+    return {"history": history, "best_dev_mse": best if best_state is not None else None}
+
+
+class AIOPPredictor(Predictor):
+    """AIO-P: ``fit``/``predict`` on lists of ``ComputeGraph`` (labels in task units)."""
+
+    def __init__(self, scaling: str = "stand_flops", epochs: int = 40, adapter_epochs: int = 100,
+                 finetune_epochs: int = 100, batch_size: int = 32, lr: float = 1e-4, clip: float = 5.0,
+                 dev_fraction: float = 0.1, seed: int = 0, progress: bool = False):
+        self.scaling = scaling
+        self.epochs, self.adapter_epochs, self.finetune_epochs = int(epochs), int(adapter_epochs), int(finetune_epochs)
+        self.batch_size, self.lr, self.clip = int(batch_size), float(lr), float(clip)
+        self.dev_fraction, self.seed, self.progress = float(dev_fraction), int(seed), progress
+        with _seeded(self.seed):
+            self.net = AIOPNet()
+        self.source_scaler = LabelScaler(scaling)  # the pre-training labels
+        self.adapter_scalers: dict[str, LabelScaler] = {}
+        self.target_scaler: LabelScaler | None = None  # set by calibrate(); else the source scaler
+        self.use: list[str] | None = None  # adapters used by predict (None = all)
+        self.log: dict = {}
+
+    # ------------------------------------------------------------ training stages
+
+    def _split(self, n: int, seed: int):
+        idx = np.random.default_rng(seed).permutation(n)
+        n_dev = int(round(self.dev_fraction * n)) if n >= 20 else 0
+        return idx[n_dev:], idx[:n_dev]
+
+    def fit(self, x: Sequence[ComputeGraph], y) -> "AIOPPredictor":
+        return self.pretrain(x, y)
+
+    def pretrain(self, graphs: Sequence[ComputeGraph], y, epochs: int | None = None) -> "AIOPPredictor":
+        """Train the base regressor (all of it) on scaled labels; best-dev checkpoint."""
+        data, y = PackedGraphs(graphs), np.asarray(y, dtype=np.float64)
+        train, dev = self._split(len(y), self.seed)
+        self.source_scaler.fit(y[train], data.gflops[train])
+        z = self.source_scaler.transform(y, data.gflops)
+        tr, dv = PackedGraphs([graphs[i] for i in train]), None
+        if len(dev):
+            dv = (PackedGraphs([graphs[i] for i in dev]).batch(), z[dev])
+        params = list(self.net.base.parameters())
+        with _seeded(self.seed + 1):
+            self.log["pretrain"] = _fit(self.net, params, tr, z[train], forward=lambda b: self.net(b, use=[]),
+                                        epochs=epochs or self.epochs, batch_size=self.batch_size, lr=self.lr,
+                                        clip=self.clip, seed=self.seed, dev=dv, desc="pretrain",
+                                        progress=self.progress)
+        return self
+
+    def add_adapter(self, name: str, graphs: Sequence[ComputeGraph], y, epochs: int | None = None) -> "AIOPPredictor":
+        """Train a new K-adapter on a knowledge task; every other weight stays frozen."""
+        data, y = PackedGraphs(graphs), np.asarray(y, dtype=np.float64)
+        scaler = LabelScaler(self.scaling).fit(y, data.gflops)
+        z = scaler.transform(y, data.gflops)
+        with _seeded(self.seed + 2 + len(self.net.adapters)):
+            adapter = KAdapter()
+        self.net.adapters[name] = adapter
+        base_state = {k: v.clone() for k, v in self.net.base.state_dict().items()}
+        self.net.base.requires_grad_(False)
+        for other in self.net.adapters.values():
+            other.requires_grad_(other is adapter)
+        base = self.net.base
+
+        def forward(b):
+            with torch.no_grad():
+                hs = base.backbone(b)
+            return adapter(b, hs)
+
+        train, dev = self._split(len(y), self.seed + 7)
+        dv = (PackedGraphs([graphs[i] for i in dev]).batch(), z[dev]) if len(dev) else None
+        with _seeded(self.seed + 3):
+            self.log[f"adapter/{name}"] = _fit(self.net, list(adapter.parameters()),
+                                                PackedGraphs([graphs[i] for i in train]), z[train], forward=forward,
+                                                epochs=epochs or self.adapter_epochs, batch_size=self.batch_size,
+                                                lr=self.lr, clip=self.clip, seed=self.seed, dev=dv,
+                                                desc=f"adapter {name}", progress=self.progress)
+        self.net.base.requires_grad_(True)
+        assert all(torch.equal(v, base_state[k]) for k, v in self.net.base.state_dict().items())
+        self.adapter_scalers[name] = scaler
+        return self
+
+    def calibrate(self, graphs: Sequence[ComputeGraph], y, use: Sequence[str] | None = None) -> "AIOPPredictor":
+        """Zero-shot transfer: the target's label statistics from a few labelled architectures."""
+        data = PackedGraphs(graphs)
+        self.target_scaler = LabelScaler(self.scaling).fit(np.asarray(y, dtype=np.float64), data.gflops)
+        self.use = None if use is None else list(use)
+        return self
+
+    def finetune(self, graphs: Sequence[ComputeGraph], y, epochs: int | None = None, mode: str = "full",
+                 adaproxy_lambda: float = 1e-3) -> "AIOPPredictor":
+        """Fine-tune on the calibration architectures (batch 1).
+
+        ``full``: backbone GNN layers and base/adapter heads train, node embedding and
+        adapter bodies stay frozen (everything trains when there are no adapters).
+        ``adaproxy``: only a scale ``alpha`` and a sparse vector ``b`` on the final
+        layer's weights train, ``w <- (alpha + b) * w`` with an L1 penalty on ``b``.
+        """
+        if self.target_scaler is None:
+            self.calibrate(graphs, y, self.use)
+        data = PackedGraphs(graphs)
+        z = self.target_scaler.transform(np.asarray(y, dtype=np.float64), data.gflops)
+        use = list(self.net.adapters) if self.use is None else self.use
+        heads = [self.net.adapters[n].head for n in use] or [self.net.base.head]
+        self.net.requires_grad_(False)
+        extra = None
+        if mode == "full":
+            self.net.base.backbone.layers.requires_grad_(True)
+            for h in heads:
+                h.requires_grad_(True)
+            if not use:
+                self.net.base.requires_grad_(True)
+            params = [p for p in self.net.parameters() if p.requires_grad]
+        elif mode == "adaproxy":
+            params, extra = _adaproxy(heads, adaproxy_lambda)
+        else:
+            from nasframe.errors import ConfigError
+
+            raise ConfigError(f"unknown fine-tuning mode '{mode}'; choose full or adaproxy")
+        with _seeded(self.seed + 4):
+            self.log["finetune"] = _fit(self.net, params, data, z, forward=lambda b: self.net(b, use=use),
+                                        epochs=epochs or self.finetune_epochs, batch_size=1, lr=self.lr,
+                                        clip=self.clip, seed=self.seed, desc="finetune", progress=self.progress,
+                                        extra_loss=extra)
+        if mode == "adaproxy":
+            _adaproxy_bake(heads)
+        self.net.requires_grad_(True)
+        return self
+
+    # ------------------------------------------------------------ inference
+
+    def predict_scaled(self, graphs: Sequence[ComputeGraph] | PackedGraphs, batch_size: int = 256) -> np.ndarray:
+        data = graphs if isinstance(graphs, PackedGraphs) else PackedGraphs(graphs)
+        self.net.eval()
+        out = []
+        with torch.no_grad():
+            for idx in data.batches(batch_size):
+                out.append(self.net(data.batch(idx), use=self.use if self.net.adapters else []).numpy())
+        return np.concatenate(out).astype(np.float64)
+
+    def predict(self, x: Sequence[ComputeGraph], scaler: LabelScaler | None = None) -> np.ndarray:
+        """Predictions in task units (the calibrated target's, else the pre-training task's)."""
+        data = x if isinstance(x, PackedGraphs) else PackedGraphs(x)
+        scaler = scaler or self.target_scaler or self.source_scaler
+        return scaler.inverse(self.predict_scaled(data), data.gflops)
+
+    # ------------------------------------------------------------ persistence
+
+    def state_dict(self) -> dict:
+        return {"config": {"scaling": self.scaling, "epochs": self.epochs, "adapter_epochs": self.adapter_epochs,
+                           "finetune_epochs": self.finetune_epochs, "batch_size": self.batch_size, "lr": self.lr,
+                           "clip": self.clip, "dev_fraction": self.dev_fraction, "seed": self.seed},
+                "adapters": list(self.net.adapters), "net": self.net.state_dict(),
+                "source_scaler": self.source_scaler.state_dict(),
+                "adapter_scalers": {k: v.state_dict() for k, v in self.adapter_scalers.items()},
+                "target_scaler": None if self.target_scaler is None else self.target_scaler.state_dict(),
+                "use": self.use, "log": self.log}
+
+    def save(self, path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(self.state_dict(), path)
+        return path
+
+    @classmethod
+    def load(cls, path, progress: bool = False) -> "AIOPPredictor":
+        from nasframe.errors import DataError, DataNotFound
+
+        path = Path(path).expanduser()
+        if not path.exists():
+            raise DataNotFound(f"no AIO-P model at {path}; train one with experiments/aiop_transfer.py "
+                               "--save-model or point the evaluator's model at an existing file")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+            self = cls(**state["config"], progress=progress)
+            for name in state["adapters"]:
+                self.net.adapters[name] = KAdapter()
+            self.net.load_state_dict(state["net"])
+        except Exception as e:
+            raise DataError(f"{path} is not a readable AIO-P model ({e}); re-train or re-save it") from None
+        self.source_scaler = LabelScaler(**state["source_scaler"])
+        self.adapter_scalers = {k: LabelScaler(**v) for k, v in state["adapter_scalers"].items()}
+        self.target_scaler = LabelScaler(**state["target_scaler"]) if state["target_scaler"] else None
+        self.use, self.log = state["use"], state.get("log", {})
+        self.net.eval()
+        return self
+
+
+def _adaproxy(heads: Sequence[nn.Sequential], lam: float):
+    """AdaProxy parameters for the last linear layer of each head: ``w' = (alpha + b) * w``."""
+    params, penalties = [], []
+    for head in heads:
+        last = head[-1]
+        alpha = nn.Parameter(torch.ones(()))
+        b = nn.Parameter(torch.zeros_like(last.weight))
+        w0 = last.weight.detach().clone()
+        del last.weight
+        last.register_parameter("alpha_", alpha)
+        last.register_parameter("b_", b)
+        last.w0_ = w0
+        last.register_forward_pre_hook(_adaproxy_hook)
+        params += [alpha, b]
+        penalties.append(b)
+    return params, (lambda: lam * sum(p.abs().sum() for p in penalties))
+
+
+def _adaproxy_hook(module, inputs):
+    module.weight = (module.alpha_ + module.b_) * module.w0_
+
+
+def _adaproxy_bake(heads: Sequence[nn.Sequential]) -> None:
+    """Fold the learned scaling back into an ordinary weight."""
+    for head in heads:
+        last = head[-1]
+        w = ((last.alpha_ + last.b_) * last.w0_).detach()
+        last._forward_pre_hooks.clear()
+        del last.alpha_, last.b_, last.w0_
+        if "weight" in last.__dict__:
+            del last.__dict__["weight"]
+        last.weight = nn.Parameter(w)
+
+
+class _seeded:
+    """Run a block under a fixed torch seed and restore the caller's stream afterwards."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def __enter__(self):
+        self.state = torch.get_rng_state()
+        torch.manual_seed(self.seed)
+
+    def __exit__(self, *exc):
+        torch.set_rng_state(self.state)
+        return False

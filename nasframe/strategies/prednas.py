@@ -1,0 +1,438 @@
+"""PredNAS (Yuan, Huang, Wang 2022): predictor-guided projected gradient ascent.
+
+One round: fit a differentiable predictor on everything evaluated so far,
+start ``starts`` random architectures, move each uphill on the predictor for
+``steps`` SGD steps in a relaxed encoding (row softmax over op logits for
+topology spaces, standardised numeric vectors for size spaces), project after
+every step and collect the projections in a model pool, then queue the top
+``top_k`` unseen pool members by predicted score. The first round is preceded
+by ``n_init`` random architectures; if the budget outlasts a round, the next
+round refits on all results (so 110 queries = 30 random + 40 + 40).
+
+With ``cost`` set, an auxiliary predictor of the same kind learns the exact
+cost (FLOPs, params or a cost-table column such as HW-NAS-Bench latency) from
+free cost look-ups; the ascent maximises ``score - alpha * cost`` (both
+standardised) for each alpha of the grid, and only projections whose exact
+cost lies in ``[target·(1-tolerance), target·(1+tolerance)]`` enter the pool.
+Costs are not test numbers: they are properties of the architecture, computed
+or read from a table, never the search objective's held-out values.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nasframe.core.space import Architecture, Buildable, Relaxable
+from nasframe.core.strategy import Strategy
+from nasframe.errors import ConfigError, DataError, DataNotFound
+
+
+# ---------------------------------------------------------------- encodings
+
+
+class TopologyEncoding:
+    """Op-choice matrices relaxed by a row softmax; projection is the space's per-row argmax.
+
+    When the space offers an ``adjacency`` with two more nodes than op rows
+    (NB201's op-as-node graph: input, ops, output), the predictor is the GCN
+    over that graph and the node features gain input/output columns (8 x 7).
+    """
+
+    kind = "topology"
+
+    def __init__(self, space):
+        self.space = space
+        self.rows, self.options = np.asarray(space.encode(space.sample(np.random.default_rng(0)))).shape
+        adj = getattr(space, "adjacency", None)
+        self.adjacency = None if adj is None else np.asarray(adj, dtype=np.float32)
+        self.graph = self.adjacency is not None and len(self.adjacency) == self.rows + 2
+
+    def start(self, archs) -> np.ndarray:
+        """Initial logits: the one-hot op matrices of the start architectures."""
+        return np.stack([self.space.encode(a) for a in archs]).astype(np.float32)
+
+    def relax(self, z):
+        import torch
+
+        p = torch.softmax(z, dim=-1)
+        if not self.graph:
+            return p.reshape(len(p), -1)
+        b = len(p)
+        nodes = torch.zeros(b, self.rows + 2, self.options + 2, dtype=p.dtype)
+        nodes[:, 0, self.options] = 1.0  # input node
+        nodes[:, -1, self.options + 1] = 1.0  # output node
+        nodes[:, 1:-1, :self.options] = p
+        return nodes
+
+    def exact(self, archs):
+        """The relaxed input of discrete architectures (one-hot rows)."""
+        import torch
+
+        onehot = torch.as_tensor(np.stack([self.space.encode(a) for a in archs]), dtype=torch.float32)
+        return self.relax(torch.log(onehot.clamp_min(1e-30)))  # softmax(log one-hot) = one-hot
+
+    def project(self, z: np.ndarray) -> list:
+        return [self.space.project(x) for x in z]
+
+    def predictor(self, cfg: dict, seed: int):
+        if self.graph:
+            from nasframe.predictors.gcn import GCNPredictor
+
+            return GCNPredictor(self.adjacency, seed=seed, **cfg)
+        from nasframe.predictors.mlp import MLPPredictor
+
+        return MLPPredictor(seed=seed, **cfg)
+
+
+class SizeEncoding:
+    """Numeric vectors; the ascent runs in standardised coordinates so one lr fits every dimension.
+
+    Projection is the space's round-and-clip; the continuous state is also
+    clipped to the space's ``bounds`` when the space declares them.
+    """
+
+    kind = "size"
+
+    def __init__(self, space):
+        self.space = space
+        probe = np.stack([np.asarray(space.encode(space.sample(np.random.default_rng(i))), dtype=np.float64)
+                          for i in range(256)])
+        self.mean = probe.mean(0)
+        self.std = np.where(probe.std(0) > 1e-12, probe.std(0), 1.0)
+        bounds = getattr(space, "bounds", None)
+        bounds = bounds() if callable(bounds) else bounds
+        self.bounds = None if bounds is None else tuple(np.asarray(b, dtype=np.float64) for b in bounds)
+
+    def start(self, archs) -> np.ndarray:
+        x = np.stack([np.asarray(self.space.encode(a), dtype=np.float64) for a in archs])
+        return ((x - self.mean) / self.std).astype(np.float32)
+
+    def to_raw(self, z: np.ndarray) -> np.ndarray:
+        return np.asarray(z, dtype=np.float64) * self.std + self.mean
+
+    def relax(self, z):
+        import torch
+
+        return z * torch.as_tensor(self.std, dtype=z.dtype) + torch.as_tensor(self.mean, dtype=z.dtype)
+
+    def exact(self, archs):
+        import torch
+
+        return torch.as_tensor(np.stack([np.asarray(self.space.encode(a), dtype=np.float32) for a in archs]))
+
+    def clamp(self, z):
+        if self.bounds is None:
+            return
+        import torch
+
+        lo = torch.as_tensor((self.bounds[0] - self.mean) / self.std, dtype=z.dtype)
+        hi = torch.as_tensor((self.bounds[1] - self.mean) / self.std, dtype=z.dtype)
+        z.data = torch.maximum(torch.minimum(z.data, hi), lo)
+
+    def project(self, z: np.ndarray) -> list:
+        return [self.space.project(x) for x in self.to_raw(z)]
+
+    def predictor(self, cfg: dict, seed: int):
+        from nasframe.predictors.mlp import MLPPredictor
+
+        return MLPPredictor(seed=seed, **cfg)
+
+
+def encoding_for(space):
+    probe = np.asarray(space.encode(space.sample(np.random.default_rng(0))))
+    return TopologyEncoding(space) if probe.ndim == 2 else SizeEncoding(space)
+
+
+# ---------------------------------------------------------------- costs
+
+
+def naslib_to_nb201(key: str):
+    """NASLib's NB201 op tuple, e.g. ``(4, 3, 3, 0, 0, 0)``, as NB201 op indices (HW-NAS-Bench CSV keys).
+
+    NASLib orders edges (1-2),(1-3),(1-4),(2-3),(2-4),(3-4) and numbers ops
+    skip, none, conv3x3, conv1x1, avgpool.
+    """
+    from nasframe.spaces.nb201 import OPS, NB201Arch
+
+    vals = [int(t) for t in key.strip("()[] ").replace(",", " ").split()]
+    if len(vals) != 6 or not all(0 <= v < 5 for v in vals):
+        raise ValueError(key)
+    names = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
+    order = (0, 1, 3, 2, 4, 5)  # NB201 edge i is NASLib edge order[i]
+    return NB201Arch(tuple(OPS.index(names[vals[j]]) for j in order))
+
+
+class CostTable:
+    """A per-architecture cost column from a CSV (key column: canonical strings or NASLib NB201 tuples)."""
+
+    def __init__(self, space, path, column: str, key: str = "net"):
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise DataNotFound(f"cost table {path} does not exist; give strategy.cost.path a CSV with a "
+                               f"'{key}' column and a '{column}' column")
+        self.values: dict[Architecture, float] = {}
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in (key, column) if c not in (reader.fieldnames or [])]
+            if missing:
+                raise DataError(f"cost table {path} has no column {', '.join(missing)}; its columns are "
+                                f"{', '.join(reader.fieldnames or [])}")
+            for line, row in enumerate(reader, start=2):
+                self.values[self._arch(space, row[key], path, line)] = float(row[column])
+        self.name = f"{path.name}:{column}"
+
+    @staticmethod
+    def _arch(space, text, path, line):
+        try:
+            return space.parse(text)
+        except Exception:
+            pass
+        if space.name == "nb201":
+            try:
+                return naslib_to_nb201(text)
+            except ValueError:
+                pass
+        raise DataError(f"{path} line {line}: '{text}' is neither an architecture string of space "
+                        f"'{space.name}' nor a NASLib NB201 tuple")
+
+    def __call__(self, arch) -> float:
+        if arch not in self.values:
+            raise DataError(f"cost table {self.name} has no row for {arch}")
+        return self.values[arch]
+
+
+@dataclass
+class Constraint:
+    cost: object  # arch -> float (exact)
+    target: float | None
+    tolerance: float
+
+    def inside(self, value: float) -> bool:
+        if self.target is None:
+            return True
+        return abs(value - self.target) <= self.tolerance * abs(self.target) + 1e-9
+
+
+def make_cost(space, kind: str, path=None, column=None):
+    if kind in ("flops", "params"):
+        if not isinstance(space, Buildable):
+            raise ConfigError(f"strategy.cost.kind={kind} needs a Buildable space; '{space.name}' is not "
+                              "(use kind=table with a cost CSV)")
+        return getattr(space, kind)
+    if kind == "table":
+        if not path or not column:
+            raise ConfigError("strategy.cost.kind=table needs cost.path (a CSV) and cost.column")
+        return CostTable(space, path, column)
+    raise ConfigError(f"unknown strategy.cost.kind '{kind}'; choose flops, params or table")
+
+
+# ---------------------------------------------------------------- search
+
+
+def gradient_pool(encoding, predictor, starts, steps: int, lr: float, milestones, gamma: float,
+                  momentum: float, aux=None, alphas=(0.0,), admit=None) -> dict:
+    """Projected gradient ascent from ``starts``; returns {arch: predicted score} of every admitted projection.
+
+    ``starts`` is a list of architectures; they are split evenly over the
+    ``alphas`` grid (all share one batch). ``admit(arch)`` filters the pool
+    (the cost interval).
+    """
+    import torch
+
+    z = torch.tensor(encoding.start(starts), requires_grad=True)
+    alpha = torch.as_tensor(np.resize(np.asarray(alphas, dtype=np.float32), len(starts)))
+    opt = torch.optim.SGD([z], lr=lr, momentum=momentum)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, [max(1, int(round(m * steps))) for m in milestones],
+                                                 gamma=gamma)
+    pool: set = set()
+    rejected: set = set()
+    for _ in range(steps):
+        opt.zero_grad()
+        x = encoding.relax(z)
+        objective = predictor.score(x)
+        if aux is not None:
+            objective = objective - alpha * aux.score(x)
+        (-objective.sum()).backward()
+        opt.step()
+        sched.step()
+        if hasattr(encoding, "clamp"):
+            encoding.clamp(z)
+        for a in encoding.project(z.detach().numpy()):
+            if a in pool or a in rejected:
+                continue
+            (pool if admit is None or admit(a) else rejected).add(a)
+    return score_pool(encoding, predictor, pool)
+
+
+def random_pool(encoding, predictor, space, rng, n: int, admit=None) -> dict:
+    """Random shooting: ``n`` random architectures scored by the predictor."""
+    archs = {space.sample(rng) for _ in range(n)}
+    return score_pool(encoding, predictor, [a for a in archs if admit is None or admit(a)])
+
+
+def score_pool(encoding, predictor, archs) -> dict:
+    import torch
+
+    archs = list(archs)
+    if not archs:
+        return {}
+    with torch.no_grad():
+        scores = predictor.score(encoding.exact(archs)).numpy()
+    return {a: float(s) for a, s in zip(archs, scores)}
+
+
+class PredNAS(Strategy):
+    requires = (Relaxable,)
+
+    def __init__(self, n_init: int = 30, top_k: int = 40, starts: int = 100, steps: int = 200,
+                 lr: float = 0.02, lr_milestones=(1 / 3, 2 / 3), lr_gamma: float = 0.1, momentum: float = 0.9,
+                 search: str = "gradient", max_start_batches: int = 10, predictor: dict | None = None,
+                 cost: dict | None = None):
+        if int(n_init) < 2 or int(top_k) < 1 or int(starts) < 1 or int(steps) < 1 or not lr > 0:
+            raise ConfigError(f"prednas needs n_init >= 2, top_k >= 1, starts >= 1, steps >= 1 and lr > 0, "
+                              f"got n_init={n_init}, top_k={top_k}, starts={starts}, steps={steps}, lr={lr}")
+        if search not in ("gradient", "random"):
+            raise ConfigError(f"prednas search must be 'gradient' or 'random' (random shooting), got '{search}'")
+        self.n_init, self.top_k, self.starts, self.steps = int(n_init), int(top_k), int(starts), int(steps)
+        self.lr, self.lr_milestones, self.lr_gamma = float(lr), tuple(lr_milestones), float(lr_gamma)
+        self.momentum, self.search = float(momentum), search
+        self.max_start_batches = int(max_start_batches)
+        self.predictor_cfg = dict(predictor or {})
+        self.cost_cfg = dict(cost or {})
+        if self.cost_cfg:
+            unknown = set(self.cost_cfg) - {"kind", "path", "column", "target", "tolerance", "alpha", "aux_samples"}
+            if unknown:
+                raise ConfigError(f"unknown strategy.cost keys {sorted(unknown)}; use kind, path, column, "
+                                  "target, tolerance, alpha, aux_samples")
+
+    def setup(self, space, objectives, rng):
+        super().setup(space, objectives, rng)
+        self.asked: set = set()
+        self.queue: list = []
+        self.rounds: list[dict] = []  # what each round did (pool size, fills), for inspection
+        self.main = None
+        self.aux = None
+        self._cost_cache: dict = {}
+        self._constraint_ready = False
+
+    # ------------------------------------------------------------ state
+
+    def state_dict(self) -> dict:
+        # The cost function is rebuilt from config on demand (it may hold a large table).
+        state = {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k not in ("space", "_constraint")}
+        state["_constraint_ready"] = False
+        return state
+
+    # ------------------------------------------------------------ constraint (lazy: needs the space)
+
+    @property
+    def constraint(self) -> Constraint | None:
+        if not self.cost_cfg:
+            return None
+        if not self._constraint_ready:
+            c = self.cost_cfg
+            self._constraint = Constraint(make_cost(self.space, c.get("kind", "flops"), c.get("path"),
+                                                    c.get("column")),
+                                          None if c.get("target") is None else float(c["target"]),
+                                          float(c.get("tolerance", 0.05)))
+            self._constraint_ready = True
+        return self._constraint
+
+    def cost(self, arch) -> float:
+        if arch not in self._cost_cache:
+            self._cost_cache[arch] = float(self.constraint.cost(arch))
+        return self._cost_cache[arch]
+
+    def inside(self, arch) -> bool:
+        return self.constraint is None or self.constraint.inside(self.cost(arch))
+
+    # ------------------------------------------------------------ ask / tell
+
+    def ask(self, n: int = 1):
+        out = []
+        while len(out) < n:
+            if not self.queue:
+                if len(self.asked) < self.n_init:
+                    a = self._random_unseen()
+                    if a is None:
+                        break
+                    out.append(a)
+                    self.asked.add(a)
+                    continue
+                if out or len(self.history) < len(self.asked):
+                    break  # a round needs every result of the previous one
+                self._plan_round()
+                if not self.queue:
+                    break
+            a = self.queue.pop(0)
+            out.append(a)
+            self.asked.add(a)
+        return out
+
+    def recommend(self):
+        if self.constraint is not None and self.constraint.target is not None:
+            inside = [(a, e) for a, e in self.history if self.inside(a)]
+            if inside:
+                return max(inside, key=lambda ae: self.fitness(ae[1]))[0]
+        return super().recommend()
+
+    # ------------------------------------------------------------ one round
+
+    def _random_unseen(self, exclude=(), tries: int = 10000):
+        """A random architecture not asked yet (inside the cost interval when there is one)."""
+        for _ in range(tries):
+            a = self.space.sample(self.rng)
+            if a not in self.asked and a not in exclude and self.inside(a):
+                return a
+        return None
+
+    def _plan_round(self) -> None:
+        encoding = encoding_for(self.space)
+        done = [(a, self.fitness(e)) for a, e in self.history if math.isfinite(self.fitness(e))]
+        if len(done) < 2:
+            while len(self.queue) < self.top_k:  # nothing to learn from: stay random
+                a = self._random_unseen(exclude=set(self.queue))
+                if a is None:
+                    break
+                self.queue.append(a)
+            return
+        seed = int(self.rng.integers(2**31 - 1))
+        archs, y = zip(*done)
+        self.main = encoding.predictor(self.predictor_cfg, seed).fit(
+            encoding.exact(list(archs)).numpy(), np.asarray(y))
+        alphas = (0.0,)
+        admit = None
+        if self.constraint is not None:
+            admit = self.inside
+            alphas = tuple(np.atleast_1d(np.asarray(self.cost_cfg.get("alpha", 1.0), dtype=np.float64)))
+            if self.search == "gradient" and any(alphas):
+                aux_archs = [self.space.sample(self.rng) for _ in range(int(self.cost_cfg.get("aux_samples", 300)))]
+                self.aux = encoding.predictor(self.predictor_cfg, seed + 1).fit(
+                    encoding.exact(aux_archs).numpy(), np.asarray([self.cost(a) for a in aux_archs]))
+        pool: dict = {}
+        batches = 0
+        while batches < self.max_start_batches:
+            batches += 1
+            if self.search == "gradient":
+                starts = [self.space.sample(self.rng) for _ in range(self.starts)]
+                pool.update(gradient_pool(encoding, self.main, starts, self.steps, self.lr, self.lr_milestones,
+                                          self.lr_gamma, self.momentum, self.aux, alphas, admit))
+            else:  # random shooting with the same number of predictor queries
+                pool.update(random_pool(encoding, self.main, self.space, self.rng, self.starts * self.steps, admit))
+            if sum(a not in self.asked for a in pool) >= self.top_k:
+                break
+        ranked = sorted((a for a in pool if a not in self.asked), key=lambda a: -pool[a])[:self.top_k]
+        fill = []
+        while len(ranked) + len(fill) < self.top_k:  # the pool ran dry: fill with random unseen archs
+            a = self._random_unseen(exclude=set(ranked) | set(fill))
+            if a is None:
+                break
+            fill.append(a)
+        self.queue = ranked + fill
+        self.rounds.append({"trained_on": len(done), "pool": len(pool), "start_batches": batches,
+                            "queued": len(ranked), "random_fill": len(fill)})
