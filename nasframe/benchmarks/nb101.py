@@ -60,11 +60,16 @@ HASH_CHECKS = 200  # cells whose stored hash is re-derived from their spec (catc
 
 @dataclass
 class NB101Benchmark(Benchmark):
-    """A ``Benchmark`` that finds rows by cell fingerprint (``index_of``), not by ``space.index``."""
+    """A ``Benchmark`` that finds rows by cell fingerprint (``index_of``), not by ``space.index``.
+
+    ``requires = ()``: looking up needs no ``Enumerable`` space (the hook the
+    lookup evaluator can use instead of ``space.index``).
+    """
 
     _rows: dict = field(default=None, repr=False)
+    requires = ()
 
-    def index_of(self, arch) -> int | None:
+    def index_of(self, arch, space=None) -> int | None:
         """The table row of ``arch``, or None when the source file does not hold the cell."""
         if self._rows is None:
             keys = self.table.column(KEY)

@@ -97,14 +97,28 @@ def locate(root: Path | None, dataset: str) -> Path | None:
         return None
     from nasframe.benchmarks import nb201_official as official
 
-    names = [CSV_NAME, *official.file_names(dataset)]
-    return first_existing([d / n for d in (root / "nasbench201", root) for n in names])
+    csvs = [d / CSV_NAME for d in (root / "nasbench201", root)]
+    # a CSV without this dataset's columns (the shared copy has no ImageNet16-120) is passed over
+    csvs = [c for c in csvs if c.exists() and _csv_has(c, dataset)]
+    official_files = [d / n for d in (root / "nasbench201", root) for n in official.file_names(dataset)]
+    return first_existing([*csvs, *official_files])
+
+
+def _csv_has(path: Path, dataset: str) -> bool:
+    with open(path, newline="") as f:
+        header = next(csv.reader(f), [])
+    return all(c in header for c in CSV_COLUMNS[dataset])
 
 
 def load(space, dataset: str | None, root: Path | None = None, path: Path | None = None,
          use_cache: bool = True, **_) -> Benchmark:
     ds = resolve_dataset(dataset)
     source = path or locate(root, ds)
+    if source is None and root is not None:
+        partial = first_existing([d / CSV_NAME for d in (root / "nasbench201", root)])
+        if partial is not None:  # a table exists, just not for this dataset: that is not "no data"
+            raise DataError(f"{partial} has no {ds} columns ({', '.join(CSV_COLUMNS[ds])}) and no official "
+                            f"NB201 file is under {root}; add one or choose another benchmark.dataset")
     if source is None:
         where = f"under {root}" if root else "(no data.root or NASFRAME_DATA given)"
         raise DataNotFound(f"no NB201 table found {where}; point data.root at a folder with "

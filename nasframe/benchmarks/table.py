@@ -33,6 +33,35 @@ def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def source_digest(path: Path) -> str:
+    """SHA-256 of a source file, remembered per (path, size, mtime) so a multi-GB
+    official file is hashed once, not at every load."""
+    path = Path(path).resolve()
+    st = path.stat()
+    stamp = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    if path.is_dir():  # a folder of per-architecture files: stamp its listing too
+        files = sorted(f for f in path.rglob("*") if f.is_file())
+        stamp += "|" + hashlib.sha256("".join(f"{f}:{f.stat().st_size}:{f.stat().st_mtime_ns}"
+                                              for f in files).encode()).hexdigest()
+    index_path = cache_dir() / "digests.json"
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, ValueError):
+        index = {}
+    if stamp in index:
+        return index[stamp]
+    digest = sha256_of(path)
+    index[stamp] = digest
+    try:
+        index_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = index_path.with_name(f".digests.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(index))
+        os.replace(tmp, index_path)
+    except OSError:
+        pass  # a read-only cache only costs speed
+    return digest
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("NASFRAME_CACHE", Path.home() / ".cache" / "nasframe"))
 
@@ -83,7 +112,7 @@ def cached(source: str | os.PathLike, kind: str, build: Callable[[], BenchmarkTa
     source = Path(source)
     if not source.exists():
         raise DataError(f"benchmark file {source} does not exist")
-    digest = sha256_of(source)
+    digest = source_digest(source)
     path = cache_dir() / f"{kind}-{digest[:20]}.npz"
     if use_cache and path.exists():
         try:

@@ -1,9 +1,8 @@
 """Benchmark table lookup: the search sees the validation metric, the report the test metric."""
 from __future__ import annotations
 
+import math
 from typing import Sequence
-
-import numpy as np
 
 from nasframe.benchmarks import Benchmark, find_benchmark
 from nasframe.core.evaluator import Evaluation, Evaluator, checked
@@ -19,17 +18,21 @@ class BenchmarkLookup(Evaluator):
         self.benchmark = benchmark or find_benchmark(space, dataset, root=root, path=path, **options)
         b = self.benchmark
         self.objectives = (b.objective,)
-        self._value = b.table.column(b.value_column)
-        self._report = {name: b.table.column(col) for name, col in b.report_columns.items()}
-        self._cost = b.table.column(b.cost_column) if b.cost_column else None
+        self._name = b.objective.name
+        # Python lists index faster than numpy arrays for single elements
+        self._value = b.table.column(b.value_column).tolist()
+        self._report = [(name, b.table.column(col).tolist()) for name, col in b.report_columns.items()]
+        self._cost = b.table.column(b.cost_column).tolist() if b.cost_column else None
 
     def lookup(self, arch) -> Evaluation:
         i = self.space.index(arch)
-        value = float(self._value[i])
-        report = {k: float(v[i]) for k, v in self._report.items()}
-        cost = float(self._cost[i]) if self._cost is not None else 0.0
-        failure = "architecture missing from the benchmark table" if np.isnan(value) else None
-        return checked({self.objectives[0].name: value}, self.objectives, report, cost, failure)
+        value = self._value[i]
+        report = {k: v[i] for k, v in self._report}
+        cost = self._cost[i] if self._cost is not None else 0.0
+        if math.isfinite(value):
+            return Evaluation({self._name: value}, report, cost)
+        return checked({self._name: value}, self.objectives, report, cost,
+                       "architecture missing from the benchmark table")
 
     def evaluate(self, archs: Sequence) -> list[Evaluation]:
         return [self.lookup(a) for a in archs]

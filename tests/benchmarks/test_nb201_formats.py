@@ -269,3 +269,12 @@ def test_official_names_are_found_under_a_data_root(tmp_path):
     # second load comes from the cache, with the same values
     again = nb201.load(SPACE, "cifar100", root=tmp_path)
     np.testing.assert_array_equal(again.table.column("cifar100_val"), b.table.column("cifar100_val"))
+
+
+def test_trusted_mode_reads_the_same_values(tmp_path, monkeypatch):
+    path = write_pth(tmp_path / "NAS-Bench-201-v1_1-096897.pth", with_times=True)
+    safe = nb201.load(SPACE, "cifar100", path=path, use_cache=False).table
+    monkeypatch.setenv("NASFRAME_TRUST_PICKLES", "1")  # torch.load / pickle.load without the allow-list
+    trusted = nb201.load(SPACE, "cifar100", path=path, use_cache=False).table
+    for col in safe.columns:
+        np.testing.assert_array_equal(safe.column(col), trusted.column(col))
