@@ -15,6 +15,7 @@ import numpy as np
 
 from nasframe.benchmarks.table import BenchmarkTable
 from nasframe.core.evaluator import Objective
+from nasframe.core.space import Enumerable
 from nasframe.errors import DataError, DataNotFound
 
 # space name -> loader module
@@ -36,6 +37,13 @@ class Benchmark:
     report_columns: dict = field(default_factory=dict)  # report name -> column (test metrics)
     cost_column: str | None = None  # simulated training seconds, if the source has them
     dataset: str = ""
+
+    # what the space must offer for index_of (benchmarks keyed otherwise override both)
+    requires = (Enumerable,)
+
+    def index_of(self, arch, space) -> int | None:
+        """The table row of ``arch`` (None if the table cannot hold it); by default the space's official index."""
+        return space.index(arch)
 
     def describe(self) -> dict:
         return {"benchmark": self.table.name, "dataset": self.dataset, "source": self.table.meta.get("source"),

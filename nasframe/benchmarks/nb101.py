@@ -120,22 +120,23 @@ def _check_hash(path: Path, stored: str, matrix, ops) -> None:
 # ------------------------------------------------------------------ readers
 
 
-def _decode_metrics(blob: bytes) -> tuple[list[dict], int | None]:
+def _decode_metrics(blob: bytes) -> tuple[dict, int | None]:
+    """The final EvaluationData (the last of ``evaluation_data``) and ``trainable_parameters`` of a ModelMetrics."""
     from nasframe.benchmarks.tfrecord import as_double, as_int32, iter_fields
 
     names = {1: "current_epoch", 2: "training_time", 3: "train_accuracy", 4: "validation_accuracy",
              5: "test_accuracy"}
-    evals, params = [], None
+    last, params = None, None
     for fnum, wire, value in iter_fields(blob):
         if fnum == 1 and wire == 2:
-            ev = {}
-            for f2, w2, v2 in iter_fields(value):
-                if f2 in names and w2 == 1:
-                    ev[names[f2]] = as_double(v2)
-            evals.append(ev)
+            last = value  # only the final evaluation is used: decode it alone
         elif fnum == 2 and wire == 0:
             params = as_int32(value)
-    return evals, params
+    final = {}
+    for fnum, wire, value in iter_fields(last or b""):
+        if fnum in names and wire == 1:
+            final[names[fnum]] = as_double(value)
+    return final, params
 
 
 def read_tfrecord(space, path: Path, epochs: int = 108, verify: bool = True) -> BenchmarkTable:
@@ -149,7 +150,7 @@ def read_tfrecord(space, path: Path, epochs: int = 108, verify: bool = True) -> 
         for n, data in enumerate(iter_records(path, verify=verify, progress=bar.update)):
             try:
                 key, ep, raw_adj, raw_ops, raw_metrics = json.loads(data.decode("utf-8"))
-                evals, params = _decode_metrics(base64.b64decode(raw_metrics))
+                final, params = _decode_metrics(base64.b64decode(raw_metrics))
             except (ValueError, TypeError, UnicodeDecodeError) as e:
                 raise DataError(f"{path}, record {n}: not an NB101 record ({e}); expected the official "
                                 "nasbench_*.tfrecord") from None
@@ -160,7 +161,6 @@ def read_tfrecord(space, path: Path, epochs: int = 108, verify: bool = True) -> 
                 dim = int(round(len(raw_adj) ** 0.5))
                 _check_hash(path, key, np.array([int(c) for c in raw_adj]).reshape(dim, dim), raw_ops.split(","))
                 checked += 1
-            final = evals[-1] if evals else {}
             rows.add(key, val_acc=_pct(final.get("validation_accuracy")), test_acc=_pct(final.get("test_accuracy")),
                      train_time=final.get("training_time"), params=None if params is None else params / 1e6)
     if not rows.values and seen_epochs:
@@ -254,9 +254,11 @@ def _pct(v):
     return None if v is None else 100.0 * float(v)
 
 
+SUFFIXES = {".tfrecord": "tfrecord", ".pkl": "pickle", ".pickle": "pickle", ".json": "zc_json", ".csv": "csv"}
+
+
 def detect_format(path: Path) -> str:
-    suffix = path.suffix.lower()
-    fmt = {".tfrecord": "tfrecord", ".pkl": "pickle", ".pickle": "pickle", ".json": "zc_json", ".csv": "csv"}.get(suffix)
+    fmt = SUFFIXES.get(path.suffix.lower())
     if fmt is None:
         raise DataError(f"cannot tell which NB101 format {path} is; supported: the official .tfrecord, NASLib's "
                         ".pkl and zc_nasbench101.json, and a CSV with 'arch' and 'val_acc' columns")

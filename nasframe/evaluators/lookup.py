@@ -17,6 +17,7 @@ class BenchmarkLookup(Evaluator):
         self.space = space
         self.benchmark = benchmark or find_benchmark(space, dataset, root=root, path=path, **options)
         b = self.benchmark
+        self.requires = b.requires  # Enumerable unless the benchmark finds rows itself (NB101: by cell hash)
         self.objectives = (b.objective,)
         self._name = b.objective.name
         # Python lists index faster than numpy arrays for single elements
@@ -25,7 +26,10 @@ class BenchmarkLookup(Evaluator):
         self._cost = b.table.column(b.cost_column).tolist() if b.cost_column else None
 
     def lookup(self, arch) -> Evaluation:
-        i = self.space.index(arch)
+        i = self.benchmark.index_of(arch, self.space)
+        if i is None:  # a table keyed by something else than the space index may lack the architecture
+            return checked({self._name: math.nan}, self.objectives, {}, 0.0,
+                           "architecture missing from the benchmark table")
         value = self._value[i]
         report = {k: v[i] for k, v in self._report}
         cost = self._cost[i] if self._cost is not None else 0.0

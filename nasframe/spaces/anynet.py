@@ -15,7 +15,7 @@ Four stages, each with four numbers:
 Every bound is a constructor knob (PredNAS Table IX notes they widened bounds
 for large models, and RegNetX-200MF in these terms needs 46 groups > 32).
 
-Architecture string: ``d=1,1,4,7|w=24,56,152,368|b=1,1,1,1|g=3,7,19,46``.
+Architecture string: ``d=1-1-4-7|w=24-56-152-368|b=1-1-1-1|g=3-7-19-46``.
 
 ``encode`` is the numeric vector [d1..d4, w1..w4, b1..b4, g1..g4] (raw values, as
 PredNAS concatenates them); ``project`` rounds and clips to steps and bounds,
@@ -43,7 +43,7 @@ from nasframe.errors import ArchitectureError, ConfigError
 STAGES = 4
 FIELDS = ("d", "w", "b", "g")
 IMAGENET = {"imagenet": (1000, 224)}
-_RE = re.compile(r"^d=([\d,]+)\|w=([\d,]+)\|b=([\d.,]+)\|g=([\d,]+)$")
+_RE = re.compile(r"^d=([\d-]+)\|w=([\d-]+)\|b=([\d.-]+)\|g=([\d-]+)$")
 
 
 def _fmt_ratio(r: float) -> str:
@@ -58,8 +58,8 @@ class AnyNetArch(Architecture):
     groups: tuple[int, ...]
 
     def __str__(self) -> str:
-        return "d={}|w={}|b={}|g={}".format(",".join(map(str, self.depths)), ",".join(map(str, self.widths)),
-                                            ",".join(map(_fmt_ratio, self.ratios)), ",".join(map(str, self.groups)))
+        return "d={}|w={}|b={}|g={}".format("-".join(map(str, self.depths)), "-".join(map(str, self.widths)),
+                                            "-".join(map(_fmt_ratio, self.ratios)), "-".join(map(str, self.groups)))
 
     @property
     def bottleneck_widths(self) -> tuple[int, ...]:
@@ -153,10 +153,10 @@ class AnyNetSpace(SearchSpace, Mutable, Relaxable, Buildable):
         m = _RE.match(text.strip())
         if not m:
             raise ArchitectureError(f"'{text}' is not an AnyNet string; expected "
-                                    f"'d=1,1,4,7|w=24,56,152,368|b=1,1,1,1|g=3,7,19,46'")
+                                    f"'d=1-1-4-7|w=24-56-152-368|b=1-1-1-1|g=3-7-19-46'")
         try:
-            d, w, g = ([int(x) for x in m.group(k).split(",")] for k in (1, 2, 4))
-            b = [float(x) for x in m.group(3).split(",")]
+            d, w, g = ([int(x) for x in m.group(k).split("-")] for k in (1, 2, 4))
+            b = [float(x) for x in m.group(3).split("-")]
         except ValueError:
             raise ArchitectureError(f"'{text}' holds a value that is not a number") from None
         return self.make(d, w, b, g)

@@ -21,7 +21,7 @@ equal.
 (reimplemented), the key under which the official data files store a cell.
 
 **Canonical string** ``<ops>|<rows>``: the intermediate op names in vertex
-order joined by ``,`` then ``|`` then the strict upper triangle of the matrix,
+order joined by ``+`` then ``|`` then the strict upper triangle of the matrix,
 row by row (row i lists columns i+1..n-1 as 0/1), rows joined by ``.``. E.g.
 input -> conv3x3 -> output plus a skip input -> output is
 ``conv3x3-bn-relu|11.1``; the 2-vertex cell (input -> output) is ``|1``.
@@ -62,7 +62,7 @@ class NB101Arch(Architecture):
     def __str__(self) -> str:
         n = len(self.ops)
         rows = ".".join("".join(str(self.matrix[i][j]) for j in range(i + 1, n)) for i in range(n - 1))
-        return ",".join(self.ops[1:-1]) + "|" + rows
+        return "+".join(self.ops[1:-1]) + "|" + rows
 
     @property
     def num_vertices(self) -> int:
@@ -238,7 +238,7 @@ class NB101Space(SearchSpace, Mutable, Relaxable, Buildable):
             raise ArchitectureError(f"'{text}' is not an NB101 string: expected '<ops>|<rows>', "
                                     f"like 'conv3x3-bn-relu|11.1'")
         op_part, row_part = text.strip().split("|")
-        inner = [o.strip() for o in op_part.split(",")] if op_part.strip() else []
+        inner = [o.strip() for o in op_part.split("+")] if op_part.strip() else []
         for o in inner:
             if o not in OPS:
                 raise ArchitectureError(f"unknown op '{o}' in '{text}'; NB101 ops are {', '.join(OPS)}")
@@ -336,7 +336,10 @@ class NB101Space(SearchSpace, Mutable, Relaxable, Buildable):
         edges whose removal keeps it connected.
         """
         N = MAX_VERTICES
-        x = np.asarray(x, dtype=np.float64).reshape(N, N + len(LABELS))
+        x = np.asarray(x, dtype=np.float64)
+        if x.size != N * (N + len(LABELS)) or not np.isfinite(x).all():
+            raise ArchitectureError(f"an NB101 encoding is {N} x {N + len(LABELS)} finite numbers, got shape {x.shape}")
+        x = x.reshape(N, N + len(LABELS))
         score = np.triu(x[:, :N], 1)
         upper = np.triu(np.ones((N, N), dtype=bool), 1)
         adj = ((score > 0.5) & upper).astype(int)
