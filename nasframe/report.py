@@ -44,7 +44,8 @@ def render(header, rows, style: str) -> str:
         if h.endswith(" mean") and i + 1 < len(header) and header[i + 1] == h[:-5] + " std":
             cols.append(h[:-5])
             for c, r in zip(cells, rows):
-                c.append(f"{fmt(r[i])} ± {fmt(r[i + 1])}")
+                both_nan = all(isinstance(v, float) and math.isnan(v) for v in (r[i], r[i + 1]))
+                c.append("–" if both_nan else f"{fmt(r[i])} ± {fmt(r[i + 1])}")
             i += 2
         else:
             cols.append(h)
@@ -57,8 +58,28 @@ def render(header, rows, style: str) -> str:
 
 
 def percentile_column(runs: list[RunRecord]):
-    """Percentile of each run's recommended architecture in its benchmark table."""
-    from nasframe.analysis.percentile import run_percentile
+    """Percentile of each run's recommended architecture among all architectures of its
+    benchmark table (the "Perc." of TransNAS-Bench-101's Table 4, per task)."""
+    from nasframe.analysis.percentile import benchmark_percentile
+    from nasframe.benchmarks import find_benchmark
+    from nasframe.cli import instantiate, register_resolvers
+    from omegaconf import OmegaConf
+
+    register_resolvers()
+    loaded = {}
+
+    def run_percentile(run: RunRecord) -> float:
+        cfg = run.config
+        bench = cfg.get("benchmark", {})
+        key = json.dumps([cfg.get("space"), bench, cfg.get("data")], sort_keys=True, default=str)
+        if key not in loaded:
+            space = instantiate(OmegaConf.create(cfg["space"]), "space")
+            loaded[key] = find_benchmark(space, bench.get("task") or bench.get("dataset"),
+                                         root=(cfg.get("data") or {}).get("root"), path=bench.get("path"),
+                                         epoch_mode=bench.get("epoch_mode", "final"))
+        b = loaded[key]
+        value = (run.summary.get("values") or {}).get(b.objective.name)
+        return math.nan if value is None else benchmark_percentile(b, value)
 
     return {"percentile": run_percentile}
 

@@ -72,7 +72,7 @@ class _TransNASBuildable(Buildable):
         return TASKS[resolve_task(task or self.default_task)][1]
 
     def flops(self, arch, task: str | None = None) -> float:
-        """MACs (millions) of one sample's forward pass, framework convention (conv, linear, bias, pool)."""
+        """MACs (millions) of one sample's forward pass, in the framework's default counting convention."""
         from nasframe.spaces.flops import count_flops
 
         return count_flops(self.build(arch, task), self.input_shape(task))
