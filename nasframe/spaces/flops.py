@@ -23,9 +23,12 @@ by the AutoDL ``get_model_infos`` counter)
 reference used ptflops, methods.md §1.4)
     "macs", plus BatchNorm/InstanceNorm/GroupNorm/LayerNorm numel(x) (x2 when
     affine), ReLU/ReLU6/PReLU/ELU/LeakyReLU/GELU numel(y), every Avg/Max pool
-    (adaptive or not, 1-3d) numel(x), Upsample numel(y). Recent ptflops
-    versions also patch some functional calls (``F.relu``, ``F.interpolate``,
-    ``torch.matmul``); those are not counted here.
+    (adaptive or not, 1-3d) numel(x), Upsample numel(y). Checked equal to
+    ptflops 0.7.5 ``get_model_complexity_info(..., backend="pytorch",
+    backend_specific_config={"count_functional": False})`` on NB201 networks.
+    With its default ``count_functional=True`` ptflops also counts functional
+    and tensor ops (``F.relu``, ``torch.add``, ...; +0.5 to +0.8 M on NB201
+    networks, from the cell sums); those are not counted here.
 
 ``"torchstat"`` (tensorwatch's ``ModelStats.Flops``, the torchstat counter; the
 ``flops`` column of NAS-Bench-Suite-Zero / NASLib, e.g. ``nb201_zc_proxies.csv``)

@@ -210,14 +210,14 @@ class NB201Space(SearchSpace, Enumerable, Mutable, Sequential, Relaxable, Builda
 
     def flops(self, arch: NB201Arch, task: str | None = None) -> float:
         base, terms = self._complexity("flops", resolve_dataset(task))
-        return base + sum(terms[e][o] for e, o in enumerate(arch.ops))
+        return (base + sum(terms[e][o] for e, o in enumerate(arch.ops))) / 1e6
 
     def params(self, arch: NB201Arch, task: str | None = None) -> float:
         base, terms = self._complexity("params", resolve_dataset(task))
-        return base + sum(terms[e][o] for e, o in enumerate(arch.ops))
+        return (base + sum(terms[e][o] for e, o in enumerate(arch.ops))) / 1e6
 
     def _complexity(self, kind: str, dataset: str):
-        """Exact additive decomposition of FLOPs/params, measured on 25 built networks.
+        """Exact additive decomposition of MACs/parameter counts (integers), measured on 25 built networks.
 
         Every edge op sees the same input shape whatever the other edges hold,
         so a network's count is the all-``none`` network's plus one term per
@@ -230,7 +230,7 @@ class NB201Space(SearchSpace, Enumerable, Mutable, Sequential, Relaxable, Builda
             measure = self._measure_flops if kind == "flops" else self._measure_params
             empty = NB201Arch((0,) * len(EDGES))
             base = measure(empty, dataset)
-            terms = [[0.0] * len(OPS) for _ in EDGES]
+            terms = [[0] * len(OPS) for _ in EDGES]
             for e in range(len(EDGES)):
                 for o in range(1, len(OPS)):
                     ops = [0] * len(EDGES)
@@ -239,10 +239,10 @@ class NB201Space(SearchSpace, Enumerable, Mutable, Sequential, Relaxable, Builda
             cache[key] = (base, terms)
         return cache[key]
 
-    def _measure_flops(self, arch: NB201Arch, dataset: str) -> float:
-        from nasframe.spaces.flops import count_flops
+    def _measure_flops(self, arch: NB201Arch, dataset: str) -> int:
+        from nasframe.spaces.flops import count_macs
 
-        return count_flops(self.build(arch, dataset), self.input_shape(dataset))
+        return count_macs(self.build(arch, dataset), self.input_shape(dataset))
 
-    def _measure_params(self, arch: NB201Arch, dataset: str) -> float:
-        return sum(p.numel() for p in self.build(arch, dataset).parameters() if p.requires_grad) / 1e6
+    def _measure_params(self, arch: NB201Arch, dataset: str) -> int:
+        return sum(p.numel() for p in self.build(arch, dataset).parameters() if p.requires_grad)

@@ -36,7 +36,6 @@ import torch
 from torch import nn
 
 from nasframe.errors import ArchitectureError, ConfigError
-from nasframe.spaces.flops import count_flops  # noqa: F401  (re-exported for NB201Space.flops)
 from nasframe.spaces.nb201 import EDGES, OPS
 
 VARIANTS = ("official", "zc")
