@@ -64,9 +64,20 @@ class AIOPNet(nn.Module):
         return torch.stack([self.adapters[n](b, hs) for n in names]).mean(0)
 
 
-def _fit(net: nn.Module, params: list, data: PackedGraphs, y: np.ndarray, *, forward, epochs: int,
-         batch_size: int, lr: float, clip: float, seed: int, dev: tuple | None = None, desc: str = "",
-         progress: bool = False, extra_loss=None) -> dict:
+def _fit(net: nn.Module, params: list, data: PackedGraphs, y: np.ndarray, *, threads: int = 1, **kw) -> dict:
+    """``_train`` with torch limited to ``threads`` threads: graph batches are many small
+    operations, and on a shared CPU extra threads mostly wait for each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(threads)))
+    try:
+        return _train(net, params, data, y, **kw)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(net: nn.Module, params: list, data: PackedGraphs, y: np.ndarray, *, forward, epochs: int,
+           batch_size: int, lr: float, clip: float, seed: int, dev: tuple | None = None, desc: str = "",
+           progress: bool = False, extra_loss=None) -> dict:
     """Adam on MSE of scaled labels; keeps the best-dev weights when ``dev`` = (PackedGraphs, y) is given."""
     rng = np.random.default_rng(seed)
     opt = torch.optim.Adam(params, lr=lr)
@@ -90,7 +101,7 @@ def _fit(net: nn.Module, params: list, data: PackedGraphs, y: np.ndarray, *, for
             if clip:
                 torch.nn.utils.clip_grad_norm_(params, clip)
             opt.step()
-            total += float(loss) * len(steps[k])
+            total += float(loss.detach()) * len(steps[k])
         record = {"epoch": epoch + 1, "train_mse": total / len(data)}
         if dev is not None:
             net.eval()
@@ -112,11 +123,12 @@ class AIOPPredictor(Predictor):
 
     def __init__(self, scaling: str = "stand_flops", epochs: int = 40, adapter_epochs: int = 100,
                  finetune_epochs: int = 100, batch_size: int = 32, lr: float = 1e-4, clip: float = 5.0,
-                 dev_fraction: float = 0.1, seed: int = 0, progress: bool = False):
+                 dev_fraction: float = 0.1, seed: int = 0, progress: bool = False, threads: int = 1):
         self.scaling = scaling
         self.epochs, self.adapter_epochs, self.finetune_epochs = int(epochs), int(adapter_epochs), int(finetune_epochs)
         self.batch_size, self.lr, self.clip = int(batch_size), float(lr), float(clip)
         self.dev_fraction, self.seed, self.progress = float(dev_fraction), int(seed), progress
+        self.threads = int(threads)  # torch threads while training and predicting
         with _seeded(self.seed):
             self.net = AIOPNet()
         self.source_scaler = LabelScaler(scaling)  # the pre-training labels
@@ -149,7 +161,7 @@ class AIOPPredictor(Predictor):
             self.log["pretrain"] = _fit(self.net, params, tr, z[train], forward=lambda b: self.net(b, use=[]),
                                         epochs=epochs or self.epochs, batch_size=self.batch_size, lr=self.lr,
                                         clip=self.clip, seed=self.seed, dev=dv, desc="pretrain",
-                                        progress=self.progress)
+                                        progress=self.progress, threads=self.threads)
         return self
 
     def add_adapter(self, name: str, graphs: Sequence[ComputeGraph], y, epochs: int | None = None) -> "AIOPPredictor":
@@ -178,7 +190,7 @@ class AIOPPredictor(Predictor):
                                                 PackedGraphs([graphs[i] for i in train]), z[train], forward=forward,
                                                 epochs=epochs or self.adapter_epochs, batch_size=self.batch_size,
                                                 lr=self.lr, clip=self.clip, seed=self.seed, dev=dv,
-                                                desc=f"adapter {name}", progress=self.progress)
+                                                desc=f"adapter {name}", progress=self.progress, threads=self.threads)
         self.net.base.requires_grad_(True)
         assert all(torch.equal(v, base_state[k]) for k, v in self.net.base.state_dict().items())
         self.adapter_scalers[name] = scaler
@@ -224,7 +236,7 @@ class AIOPPredictor(Predictor):
         with _seeded(self.seed + 4):
             self.log["finetune"] = _fit(self.net, params, data, z, forward=lambda b: self.net(b, use=use),
                                         epochs=epochs or self.finetune_epochs, batch_size=1, lr=self.lr,
-                                        clip=self.clip, seed=self.seed, desc="finetune", progress=self.progress,
+                                        clip=self.clip, seed=self.seed, desc="finetune", progress=self.progress, threads=self.threads,
                                         extra_loss=extra)
         if mode == "adaproxy":
             _adaproxy_bake(heads)
@@ -237,9 +249,14 @@ class AIOPPredictor(Predictor):
         data = graphs if isinstance(graphs, PackedGraphs) else PackedGraphs(graphs)
         self.net.eval()
         out = []
-        with torch.no_grad():
-            for idx in data.batches(batch_size):
-                out.append(self.net(data.batch(idx), use=self.use if self.net.adapters else []).numpy())
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            with torch.no_grad():
+                for idx in data.batches(batch_size):
+                    out.append(self.net(data.batch(idx), use=self.use if self.net.adapters else []).numpy())
+        finally:
+            torch.set_num_threads(before)
         return np.concatenate(out).astype(np.float64)
 
     def predict(self, x: Sequence[ComputeGraph], scaler: LabelScaler | None = None) -> np.ndarray:

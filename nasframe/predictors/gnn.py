@@ -75,12 +75,12 @@ class PackedGraphs:
         n = len(nodes)
         graph_of = np.repeat(np.arange(len(index)), sizes)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "sparse CSR support is in beta"
+            warnings.simplefilter("ignore")
             adj = torch.sparse_coo_tensor(torch.as_tensor(edges[:, ::-1].T.copy()), torch.ones(len(edges)),
-                                          (n, n), check_invariants=False).coalesce().to_sparse_csr()
+                                          (n, n), check_invariants=False).coalesce()
             pool = torch.sparse_coo_tensor(torch.as_tensor(np.stack([graph_of, np.arange(n)])),
                                            torch.as_tensor(1.0 / sizes[graph_of], dtype=torch.float32),
-                                           (len(index), n), check_invariants=False).coalesce().to_sparse_csr()
+                                           (len(index), n), check_invariants=False).coalesce()
         return GraphBatch(torch.as_tensor(self.ops[nodes]), torch.as_tensor(self.res[nodes]),
                           torch.as_tensor(np.minimum(self.kernel[nodes], KERNEL_SLOTS - 1)),
                           torch.as_tensor(self.bias[nodes]), torch.as_tensor(self.weighted[nodes]),

@@ -1,0 +1,159 @@
+"""AIO-P predictor: sizes, GraphConv, batching, scaling, freezing, learning, persistence, evaluator."""
+import numpy as np
+import pytest
+import torch
+
+from nasframe.graphs.extract import ComputeGraph
+from nasframe.predictors.adapters import AIOPPredictor, KAdapter
+from nasframe.predictors.gnn import GNNRegressor, GraphConv, NodeEmbedding, PackedGraphs, n_params
+from nasframe.predictors.scaling import LabelScaler
+
+
+def random_graph(rng, i, n_min=8, n_max=30):
+    n = int(rng.integers(n_min, n_max))
+    nw = int(rng.integers(1, n // 2))
+    ops = rng.integers(5, 27, n)
+    ops[:nw] = rng.choice([3, 4, 8], nw)
+    kernel = np.zeros((n, 2), dtype=np.int64)
+    kernel[:nw] = rng.choice([1, 3, 5], (nw, 1)).repeat(2, 1)
+    edges = np.array(sorted({(int(a), b) for b in range(1, n) for a in rng.choice(b, min(b, 2), replace=False)}))
+    return ComputeGraph(ops.astype(np.int64), rng.random((n, 6)).astype(np.float32), kernel,
+                        (rng.random(n) < 0.3).astype(np.int64) * (np.arange(n) < nw), edges, nw,
+                        float(rng.uniform(10, 500)), f"g{i}")
+
+
+@pytest.fixture(scope="module")
+def graphs():
+    rng = np.random.default_rng(0)
+    return [random_graph(rng, i) for i in range(160)]
+
+
+def target(graphs):  # a learnable label: share of weighted nodes
+    return np.array([g.n_weighted / g.n_nodes for g in graphs]) * 50 + 40
+
+
+def test_parameter_counts_match_the_reference():
+    assert n_params(GNNRegressor()) == 18047
+    assert n_params(KAdapter()) == 30049
+    p = AIOPPredictor()
+    p.net.adapters["a"] = KAdapter()
+    # fine-tuning trains the base GNN layers and the adapter head
+    trainable = n_params(p.net.base.backbone.layers) + n_params(p.net.adapters["a"].head)
+    assert trainable == 12480 + 5281 == 17761
+
+
+def test_node_embedding_is_32_wide_for_both_node_kinds(graphs):
+    b = PackedGraphs(graphs[:3]).batch()
+    h = NodeEmbedding()(b)
+    assert h.shape == (b.ops.shape[0], 32)
+
+
+def test_graphconv_equals_dense_reference():
+    torch.manual_seed(0)
+    layer = GraphConv(5, 4)
+    h = torch.randn(6, 5)
+    edges = torch.tensor([[0, 1], [0, 2], [1, 3], [2, 3], [3, 5], [4, 5], [0, 5]])
+    a = torch.zeros(6, 6)
+    a[edges[:, 1], edges[:, 0]] = 1
+    sparse = torch.sparse_coo_tensor(torch.stack([edges[:, 1], edges[:, 0]]), torch.ones(len(edges)), (6, 6),
+                                     check_invariants=False)
+    dense = h @ layer.root.weight.T + (a @ h) @ layer.rel.weight.T + layer.rel.bias
+    assert torch.allclose(layer(h, sparse.coalesce()), dense, atol=1e-6)
+
+
+def test_batched_prediction_equals_one_graph_at_a_time(graphs):
+    torch.manual_seed(1)
+    net = GNNRegressor().eval()
+    data = PackedGraphs(graphs[:7])
+    with torch.no_grad():
+        together = net(data.batch())
+        alone = torch.cat([net(PackedGraphs([g]).batch()) for g in graphs[:7]])
+    assert torch.allclose(together, alone, atol=1e-5)
+
+
+def test_label_scaling_round_trip_and_known_value():
+    y, f = np.array([0.9, 0.5, 0.7]), np.array([0.2, 1.5, 0.01])
+    for mode in ("none", "stand", "stand_flops"):
+        s = LabelScaler(mode).fit(y, f)
+        assert np.allclose(s.inverse(s.transform(y, f), f), y, atol=1e-9)
+    assert 0.9 / (np.log10(1.2) + 1) == pytest.approx(0.83397, abs=1e-5)
+    s = LabelScaler("stand_flops").fit(np.array([0.9, 0.9]), np.array([0.2, 0.2]))
+    assert s.mean == pytest.approx(0.83397, abs=1e-5)
+    z = LabelScaler("stand").fit(y, f).transform(y, f)
+    assert z.mean() == pytest.approx(0) and z.std() == pytest.approx(1)
+
+
+def test_bad_scaling_mode_is_a_config_error():
+    from nasframe.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        LabelScaler("minmax")
+
+
+@pytest.mark.slow  # ~30 s on an idle machine
+def test_pipeline_learns_freezes_and_round_trips(graphs, tmp_path):
+    y = target(graphs)
+    p = AIOPPredictor(epochs=25, adapter_epochs=10, finetune_epochs=3, lr=3e-3, batch_size=16, seed=3)
+    p.pretrain(graphs[:120], y[:120])
+    hist = p.log["pretrain"]["history"]
+    assert hist[-1]["train_mse"] < hist[0]["train_mse"]
+    from scipy.stats import spearmanr
+
+    assert spearmanr(p.predict(graphs[120:]), y[120:])[0] > 0.5
+
+    base = {k: v.clone() for k, v in p.net.base.state_dict().items()}
+    p.add_adapter("task_a", graphs[:120], -y[:120] * 0.01)
+    assert all(torch.equal(v, base[k]) for k, v in p.net.base.state_dict().items())  # backbone frozen
+
+    p.calibrate(graphs[120:140], y[120:140])
+    before = {k: v.clone() for k, v in p.net.state_dict().items()}
+    p.finetune(graphs[120:140], y[120:140])
+    after = p.net.state_dict()
+    frozen = [k for k in after if k.startswith("base.backbone.embed") or
+              (k.startswith("adapters.task_a.layers"))]
+    trained = [k for k in after if k.startswith("base.backbone.layers") or k.startswith("adapters.task_a.head")]
+    assert frozen and all(torch.equal(after[k], before[k]) for k in frozen)
+    assert all(not torch.equal(after[k], before[k]) for k in trained)
+    assert all(torch.equal(after[k], before[k]) for k in after if k.startswith("base.head"))
+
+    pred = p.predict(graphs[140:])
+    assert np.isfinite(pred).all()
+    q = AIOPPredictor.load(p.save(tmp_path / "m.pt"))
+    assert np.allclose(q.predict(graphs[140:]), pred)
+
+
+def test_adaproxy_finetune_trains_only_the_output_scale(graphs):
+    y = target(graphs)
+    p = AIOPPredictor(epochs=2, adapter_epochs=2, finetune_epochs=2, seed=0)
+    p.pretrain(graphs[:60], y[:60])
+    p.add_adapter("a", graphs[:60], y[:60])
+    before = {k: v.clone() for k, v in p.net.state_dict().items()}
+    p.calibrate(graphs[60:80], y[60:80]).finetune(graphs[60:80], y[60:80], mode="adaproxy")
+    after = p.net.state_dict()
+    assert set(after) == set(before)
+    changed = [k for k in after if not torch.equal(after[k], before[k])]
+    assert changed == ["adapters.a.head.5.weight"]
+
+
+def test_missing_model_file_is_a_clear_error(tmp_path):
+    from nasframe.errors import DataNotFound
+
+    with pytest.raises(DataNotFound, match="no AIO-P model"):
+        AIOPPredictor.load(tmp_path / "nope.pt")
+
+
+def test_evaluator_scores_nb201_archs_from_a_saved_model(graphs, tmp_path, monkeypatch):
+    from nasframe.evaluators.aiop import AIOPEvaluator
+    from nasframe.spaces.nb201 import NB201Space
+
+    p = AIOPPredictor(epochs=1, seed=0)
+    p.pretrain(graphs[:40], target(graphs[:40]))
+    path = p.save(tmp_path / "aiop.pt")
+    space = NB201Space()
+    ev = AIOPEvaluator(space, model=str(path), dataset="cifar10")
+    archs = [space[0], space[5]]
+    out = ev.evaluate(archs)
+    assert all(not e.failed and np.isfinite(e.values["aiop_pred"]) and e.cost > 0 for e in out)
+    assert out[0].values != out[1].values
+    assert ev.evaluate(archs[:1])[0].values == out[0].values  # cached graph, same score
+    assert ev.describe()["model"] == str(path)
