@@ -75,9 +75,13 @@ def build_run(cfg: DictConfig, out_dir: str | Path, names: dict | None = None):
     config.pop("hydra", None)
     config["names"] = names
     title = f"{names.get('strategy') or type(strategy).__name__} on {names.get('space') or space.name}"
+    from nasframe.core.shared import make_shared
+
+    shared = make_shared(cfg.get("storage"), cfg.get("study"))  # one search shared by many workers
     return Runner(space, evaluator, strategy, budget, out_dir, seed=int(cfg.seed), config=config,
                   resume=bool(cfg.resume), progress=bool(cfg.progress), plot=bool(cfg.plot),
-                  sources=sources, batch_size=int(cfg.batch_size), names={**names, "title": title})
+                  sources=sources, batch_size=int(cfg.batch_size), names={**names, "title": title},
+                  shared=shared)
 
 
 def output_dir() -> Path:
@@ -144,9 +148,10 @@ class HeldStderr:
             self.buffer.clear()
 
     def replace_with_one_line(self):
-        text = " ".join(l.strip() for l in "".join(self.buffer).splitlines()
-                        if l.strip() and "HYDRA_FULL_ERROR" not in l)
-        text = text.split(" Config search path:")[0]  # Hydra's provider list is noise here
+        lines = [l.strip() for l in "".join(self.buffer).splitlines() if l.strip() and "HYDRA_FULL_ERROR" not in l]
+        if any(l.startswith("Traceback") for l in lines):
+            lines = lines[-1:]  # Hydra failed outside our code (e.g. an unwritable run folder): keep the reason
+        text = " ".join(lines).split(" Config search path:")[0]  # Hydra's provider list is noise here
         self.buffer = [f"error: {text}\n"]
         self.release()
 

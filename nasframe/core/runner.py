@@ -84,7 +84,8 @@ class Runner:
     def __init__(self, space: SearchSpace, evaluator: Evaluator, strategy: Strategy,
                  budget: Budget, out_dir, seed: int = 0, config: dict | None = None,
                  resume: bool = False, progress: bool = True, plot: bool = True,
-                 sources: Sequence[Source] = (), batch_size: int = 1, names: dict | None = None):
+                 sources: Sequence[Source] = (), batch_size: int = 1, names: dict | None = None,
+                 shared=None):
         self.space, self.evaluator, self.strategy = space, evaluator, strategy
         self.budget = budget
         self.seed = int(seed)
@@ -94,6 +95,7 @@ class Runner:
         self.batch_size = int(batch_size)
         self.names = dict(names or {})
         self.ledger = Ledger(out_dir)
+        self.shared = shared  # a nasframe.core.shared.SharedStudy when storage= is set
         self.validate()
 
     # ------------------------------------------------------------ checks
@@ -114,6 +116,14 @@ class Runner:
     # ------------------------------------------------------------ the loop
 
     def run(self) -> RunResult:
+        if self.shared is not None:  # before the run folder is touched: a bad storage leaves nothing behind
+            from nasframe.core.shared import worker_id
+
+            try:
+                self.shared.connect(self.config, self.evaluator.objectives, worker_id(self.ledger.dir))
+            except BaseException:
+                self.shared.close()
+                raise
         checkpoint, recorded = self.ledger.open(self.config, self.resume)
         replay = {(r["phase"], r["index"]): r for r in recorded}
         self._replay = replay
@@ -138,13 +148,21 @@ class Runner:
             seen = {self.space.parse(a): Evaluation.from_json(e) for a, e in checkpoint["seen"]}
         pretrained = checkpoint is not None and checkpoint["pretrained"]
         try:
+            if self.shared is not None:
+                self.shared.start(self, checkpoint.get("shared") if checkpoint else None)
             if self.sources and not pretrained:
                 self.strategy.pretrain([self._source_task(s) for s in self.sources])
                 self._checkpoint(step, sim, seen, wall_before + time.perf_counter() - t0)
             bar = self._bar(step)
             while step < self.budget.queries and (self.budget.seconds is None or sim < self.budget.seconds):
                 n = min(self.batch_size, self.budget.queries - step)
+                if self.shared is not None:
+                    n = self.shared.before_ask(n, seen)  # study-wide budget; others' results told
+                    if n == 0:
+                        break
                 archs = list(self.strategy.ask(n))
+                if self.shared is not None:
+                    archs = self.shared.after_ask(archs)  # claimed; others' duplicates answered free
                 if not archs:
                     break  # the strategy has nothing left to propose (e.g. space exhausted)
                 if len(archs) > n:
@@ -152,6 +170,8 @@ class Runner:
                 for a in archs:
                     self.space.check(a)
                 evals = self._evaluate("search", archs, seen)
+                if self.shared is not None:
+                    self.shared.after_evaluate(archs, evals)
                 for a, ev in zip(archs, evals):
                     step += 1
                     sim += ev.cost
@@ -168,6 +188,8 @@ class Runner:
             summary = self._summarise(step, sim, seen, wall_before + time.perf_counter() - t0)
         finally:
             self.ledger.close()
+            if self.shared is not None:
+                self.shared.close()
         history = [r for r in _read(self.ledger)]
         if self.plot:
             from nasframe.analysis.plots import plot_run
@@ -240,6 +262,7 @@ class Runner:
             "seen": [(str(a), e.to_json()) for a, e in seen.items()],
             "strategy": self.strategy.state_dict(),
             "torch_rng": _torch_rng_state(), "py_rng": random.getstate(), "np_rng": np.random.get_state(),
+            **({"shared": self.shared.state()} if self.shared is not None else {}),
         })
 
     def _summarise(self, step, sim, seen, wall) -> dict:
