@@ -51,6 +51,8 @@ def main() -> None:
     ap.add_argument("--out", default="results/zc_nb201")
     ap.add_argument("--save-every", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--summary-only", action="store_true",
+                    help="only summarise the archs already in OUT/raw.csv (a partial run)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     names = args.proxies.split(",")
@@ -75,6 +77,8 @@ def main() -> None:
     for i, a in enumerate(tqdm(archs, desc="+".join(names), file=sys.stderr)):
         if str(a) in done:
             rows.append(done[str(a)])
+            continue
+        if args.summary_only:
             continue
         t = truth.evaluate([a])[0]
         row = {"arch": str(a), "val": t.values["val_acc"], "test": t.report["test_acc"]}

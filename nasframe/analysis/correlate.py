@@ -1,9 +1,9 @@
 """Rank correlation of any evaluator with a benchmark's validation and test values.
 
-    python -m nasframe.analysis.correlate space=nb201 evaluator=zc evaluator.proxy=synflow \
+    python -m nasframe.analysis.correlate space=nb201 evaluator=zc proxy=synflow \
         sample=1000 data.root=/work/shared/data
 
-(``proxy=...`` is accepted as a shorthand for ``evaluator.proxy=...``.) Draws
+Draws
 ``sample`` architectures (seeded; optionally only those listed in ``pool``, a
 CSV with an architecture-string column), scores them with the evaluator one
 at a time, looks their validation and test values up in the benchmark table,
@@ -206,19 +206,16 @@ def run(cfg) -> dict:
     from nasframe.cli import choices
 
     proxy = cfg.evaluator.get("proxy")
-    label = "+".join(proxy) if isinstance(proxy, (list, tuple)) or hasattr(proxy, "__iter__") and not isinstance(
-        proxy, str) else (proxy or choices().get("evaluator") or type(evaluator).__name__)
+    if proxy is None:
+        label = choices().get("evaluator") or type(evaluator).__name__
+    else:
+        label = proxy if isinstance(proxy, str) else "+".join(proxy)
     from nasframe.cli import output_dir
 
-    result = correlate(space, evaluator, truth, archs, reference, output_dir(), bool(cfg.progress), str(label))
+    result = correlate(space, evaluator, truth, archs, reference, output_dir(), bool(cfg.progress), label)
     print(_summary_line(result))
     print(f"-> {output_dir()}")
     return result
-
-
-def _shorthand(argv: list[str]) -> list[str]:
-    # proxy=... is the short form of evaluator.proxy=...
-    return [("evaluator." + a) if a.startswith("proxy=") else a for a in argv]
 
 
 def main() -> None:
@@ -227,7 +224,6 @@ def main() -> None:
     from nasframe.cli import CONF_DIR, register_resolvers
 
     register_resolvers()
-    sys.argv = [sys.argv[0]] + _shorthand(sys.argv[1:])
 
     @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="correlate")
     def _main(cfg) -> None:

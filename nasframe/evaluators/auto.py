@@ -6,16 +6,18 @@ import sys
 from nasframe.errors import ConfigError, DataNotFound
 
 
-def fallback_evaluator(space, name: str):
+def fallback_evaluator(space, name: str, dataset=None):
     from nasframe.evaluators.complexity import FlopsEvaluator, ParamsEvaluator
+    from nasframe.evaluators.zerocost import ZeroCostEvaluator
 
-    table = {"flops": FlopsEvaluator, "params": ParamsEvaluator}
+    table = {"synflow": lambda s: ZeroCostEvaluator(s, proxy="synflow", dataset=dataset),
+             "flops": FlopsEvaluator, "params": ParamsEvaluator}
     if name not in table:
         raise ConfigError(f"unknown fallback evaluator '{name}'; choose one of {', '.join(table)}")
     return table[name](space)
 
 
-def auto_evaluator(space, dataset=None, root=None, path=None, fallback: str = "flops", **options):
+def auto_evaluator(space, dataset=None, root=None, path=None, fallback: str = "synflow", **options):
     from nasframe.evaluators.lookup import BenchmarkLookup
 
     try:
@@ -23,7 +25,7 @@ def auto_evaluator(space, dataset=None, root=None, path=None, fallback: str = "f
     except DataNotFound:
         if path is not None:
             raise  # an explicit file that does not exist is an error, not a reason to fall back
-        ev = fallback_evaluator(space, fallback)
+        ev = fallback_evaluator(space, fallback, dataset)
         print(f"nasframe: no benchmark table for {space.name} found, searching on the data-free proxy "
               f"'{fallback}' instead; set data.root=DIR (a folder like shared/data) or NASFRAME_DATA "
               "to search on the real table", file=sys.stderr)

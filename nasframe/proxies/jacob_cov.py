@@ -18,6 +18,8 @@ K = 1e-5
 
 def correlation_score(jacobians: np.ndarray, k: float = K) -> float:
     """The score of an [N, D] matrix of per-sample Jacobians (NaN if it is degenerate)."""
+    if jacobians.ndim != 2 or jacobians.shape[0] < 2:
+        return float("nan")  # a correlation needs at least two samples
     with np.errstate(all="ignore"):
         corr = np.corrcoef(jacobians)
     if not np.all(np.isfinite(corr)):
