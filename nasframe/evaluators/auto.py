@@ -10,11 +10,12 @@ def fallback_evaluator(space, name: str, dataset=None):
     from nasframe.evaluators.complexity import FlopsEvaluator, ParamsEvaluator
     from nasframe.evaluators.zerocost import ZeroCostEvaluator
 
-    table = {"synflow": lambda s: ZeroCostEvaluator(s, proxy="synflow", dataset=dataset),
-             "flops": FlopsEvaluator, "params": ParamsEvaluator}
+    table = {"synflow": lambda: ZeroCostEvaluator(space, proxy="synflow", dataset=dataset),
+             "flops": lambda: FlopsEvaluator(space, dataset=dataset),
+             "params": lambda: ParamsEvaluator(space, dataset=dataset)}
     if name not in table:
         raise ConfigError(f"unknown fallback evaluator '{name}'; choose one of {', '.join(table)}")
-    return table[name](space)
+    return table[name]()
 
 
 def auto_evaluator(space, dataset=None, root=None, path=None, fallback: str = "synflow", **options):
