@@ -194,7 +194,7 @@ def render(cells: dict, rows, tasks, space: str, queries: int, trials: int, seco
             f"{cells[f'{row}|{t}']['percentile']:.2f}" if f"{row}|{t}" in cells else "-" for t in tasks) + " |")
     lines += ["", "* Sem. Seg.: the shared table holds pixel accuracy (%), the paper mIoU: not comparable.",
               "Absolute values: ours are final-epoch validation values, the paper's best-epoch ones.",
-              f"Total wall time {seconds:.0f} s; CPU time inside the searches {cpu:.0f} s "
+              f"Wall time {seconds:.0f} s; CPU time inside the searches {cpu:.0f} s "
               f"(summed over workers; the wall time depends on what else runs on the machine)."]
     return "\n".join(lines)
 
@@ -209,6 +209,8 @@ def main(argv=None):
     p.add_argument("--rows", default=",".join(ROWS), help="comma-separated subset of " + ",".join(ROWS))
     p.add_argument("--tasks", default=",".join(TASKS))
     p.add_argument("--out", default="results/transnas_table4")
+    p.add_argument("--render-only", action="store_true",
+                   help="print the table from the trials finished so far (the .trials.jsonl in --out)")
     a = p.parse_args(argv)
     rows = [r for r in a.rows.split(",") if r]
     tasks = [t for t in a.tasks.split(",") if t]
@@ -216,6 +218,15 @@ def main(argv=None):
     if bad:
         sys.exit(f"error: unknown row/task {', '.join(bad)}; rows are {', '.join(ROWS)}, tasks {', '.join(TASKS)}")
     space = f"transnas_{a.space}"
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    partial = out / f"table4_{a.space}.trials.jsonl"  # one line per finished trial, as they finish
+    if a.render_only:
+        results = [tuple(json.loads(line)) for line in partial.read_text().splitlines()]
+        text = render(aggregate(results, rows, tasks), rows, tasks, a.space, a.queries,
+                      max(r[2] for r in results) + 1, math.nan, float(sum(r[6] for r in results)))
+        print(text)
+        return
     jobs = [(r, t, i, a.queries) for r, t, i in jobs_for(rows, tasks, a.trials)]
     # run folders on tmpfs where there is one: the runner fsyncs its ledger after every query
     tmp_root = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
@@ -229,17 +240,23 @@ def main(argv=None):
             import multiprocessing as mp
 
             ctx = mp.get_context("spawn")
-            # interleave expensive rows so both workers stay busy to the end
-            order = sorted(jobs, key=lambda j: (j[2], j[0], j[1]))
+            # trial by trial, every row in each: an interrupted run still has comparable cells
+            order = sorted(jobs, key=lambda j: (j[2], list(ROWS).index(j[0]), j[1]))
             with ctx.Pool(a.workers, initializer=_init, initargs=(space, a.data, tmp)) as pool, \
-                    tqdm(total=len(jobs), desc=f"Table 4 ({a.space})", unit="trial") as bar:
-                for r in pool.imap_unordered(run_trial, order, chunksize=4):
+                    tqdm(total=len(jobs), desc=f"Table 4 ({a.space})", unit="trial") as bar, \
+                    open(partial, "w") as log:
+                for r in pool.imap_unordered(run_trial, order):
                     results.append(r)
+                    log.write(json.dumps(r) + "\n")
+                    log.flush()
                     bar.update()
         else:
             _init(space, a.data, tmp)
-            for job in tqdm(jobs, desc=f"Table 4 ({a.space})", unit="trial"):
-                results.append(run_trial(job))
+            with open(partial, "w") as log:
+                for job in tqdm(jobs, desc=f"Table 4 ({a.space})", unit="trial"):
+                    results.append(run_trial(job))
+                    log.write(json.dumps(results[-1]) + "\n")
+                    log.flush()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     seconds = time.perf_counter() - t0
@@ -247,8 +264,6 @@ def main(argv=None):
     cpu = float(sum(r[6] for r in results))
     text = render(cells, rows, tasks, a.space, a.queries, a.trials, seconds, cpu)
     print(text)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
     (out / f"table4_{a.space}.md").write_text(text + "\n")
     (out / f"table4_{a.space}.json").write_text(json.dumps({
         "space": a.space, "queries": a.queries, "trials": a.trials, "workers": a.workers, "seconds": seconds, "cpu_seconds": cpu,

@@ -14,8 +14,9 @@ steps (one step = one sampled architecture), clip 0.2, memory 100, gamma
 0.99, GAE lambda 0.95, value coefficient 1, entropy coefficient 0.01.
 
 Budget is counted in unique architectures: a sample equal to an architecture
-already evaluated on the task is not asked again; its known reward goes to
-the memory and the policy samples again. A decision list the space refuses
+already evaluated on the task is not asked again (nor stored: its reward is
+no news) and the policy samples again; after ``max_resample`` such samples a
+uniformly drawn unseen architecture is asked instead. A decision list the space refuses
 (TransNAS macro: e.g. an "end" symbol that leaves too few modules) raises
 ``ArchitectureError`` in ``from_decisions``; such an episode is stored with
 the reward ``invalid_reward`` (in standardised units, i.e. well below an
@@ -301,23 +302,24 @@ class PPO(Strategy):
     def _propose(self, task: str, taken: set) -> tuple:
         """Sample until an unevaluated, valid architecture comes up; (arch, episode)."""
         stats = self._task_stats(task)
-        for _ in range(self.hp["max_resample"]):
-            choices, logp, values = self.policy.sample(1, self.rng, self._context(task))
-            ep = Episode(choices[0], logp[0], values[0], task)
-            try:
-                arch = self.space.from_decisions([int(c) for c in choices[0]])
-            except ArchitectureError:
-                ep.fixed_reward = self.hp["invalid_reward"]
-                self._remember(ep)
-                continue
-            if arch in stats.values:  # known on this task: learn from it, do not pay again
-                ep.value = stats.values[arch]
-                self._remember(ep)
-                continue
-            if arch in taken:
-                continue
-            self._step_lr()
-            return arch, ep
+        batch = 8  # sampled together; those after the first acceptable one are simply discarded
+        for _ in range(-(-self.hp["max_resample"] // batch)):
+            choices, logp, values = self.policy.sample(batch, self.rng, self._context(task))
+            for i in range(batch):
+                ep = Episode(choices[i], logp[i], values[i], task)
+                try:
+                    arch = self.space.from_decisions([int(c) for c in choices[i]])
+                except ArchitectureError:
+                    ep.fixed_reward = self.hp["invalid_reward"]
+                    if self._remember_changed_policy(ep):
+                        break  # the rest of the batch came from the old policy: sample afresh
+                    continue
+                if arch in stats.values or arch in taken:
+                    # known on this task: not asked again (the budget counts unique architectures),
+                    # and not remembered either: re-feeding known rewards collapses the policy
+                    continue
+                self._step_lr()
+                return arch, ep
         # the policy is stuck on known architectures: fall back to a uniform unseen one
         for _ in range(10 * self.hp["max_resample"]):
             arch = self.space.sample(self.rng)
@@ -328,6 +330,11 @@ class PPO(Strategy):
                 self._step_lr()
                 return arch, Episode(np.array(key), logp[0].numpy(), values[0].numpy(), task)
         return None, None
+
+    def _remember_changed_policy(self, ep: Episode) -> bool:
+        before = self.updates
+        self._remember(ep)
+        return self.updates != before
 
     def _step_lr(self):
         self.sampled += 1

@@ -11,13 +11,22 @@ import numpy as np
 import pytest
 import torch
 
-from nasframe.core.evaluator import Evaluation, Evaluator, Objective, checked
+from nasframe.core.evaluator import Evaluator, Objective, checked
 from nasframe.core.runner import Budget, Runner, Source
-from nasframe.core.space import Architecture, Decision, SearchSpace, Sequential
+from nasframe.core.space import Architecture, Decision, Mutable, SearchSpace, Sequential
 from nasframe.errors import ArchitectureError, ConfigError
 from nasframe.strategies.ppo import PPO, DecisionCoding, clipped_surrogate, gae
 
 OBJ = (Objective("score", "max"),)
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    # tiny networks: one thread is fastest, and much faster on a busy machine
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 # ---------------------------------------------------------------- toy space and tasks
@@ -31,7 +40,7 @@ class ToyArch(Architecture):
         return "-".join(map(str, self.choices))
 
 
-class ToySpace(SearchSpace, Sequential):
+class ToySpace(SearchSpace, Sequential, Mutable):
     """``len(sizes)`` categorical decisions. With ``forbid`` the list ``forbid`` is refused,
     like a TransNAS macro list that ends too early."""
 
@@ -65,6 +74,15 @@ class ToySpace(SearchSpace, Sequential):
 
     def to_decisions(self, arch):
         return list(arch.choices)
+
+    def neighbors(self, arch):
+        out = []
+        for i, s in enumerate(self.sizes):
+            for o in range(s):
+                c = arch.choices[:i] + (o,) + arch.choices[i + 1:]
+                if o != arch.choices[i] and c != self.forbid:
+                    out.append(ToyArch(c))
+        return out
 
 
 def toy_value(choices, optimum, noise_seed: int) -> float:
@@ -171,10 +189,10 @@ def test_probability_of_the_unique_best_option_rises():
     before, after = [], []
     for seed in range(4):
         torch.manual_seed(seed)
-        ppo = PPO(memory_size=40)
+        ppo = PPO(memory_size=20)
         ppo.setup(space, OBJ, np.random.default_rng(seed))
         before.append(probs_at_start(ppo)[3].item())
-        drive_from_setup(ppo, Best3(), 120)
+        drive_from_setup(ppo, Best3(), 60)
         assert ppo.updates >= 5
         after.append(probs_at_start(ppo)[3].item())
     assert np.mean(before) == pytest.approx(0.2, abs=1e-6)  # zero-initialised actor: uniform
@@ -226,14 +244,16 @@ def test_seeded_runs_repeat_and_state_round_trip_continues_identically():
 # ---------------------------------------------------------------- through the runner
 
 
-def run_killed_and_resumed(tmp_path, make_strategy, kill_at, queries=40, sources=(), space=None):
-    """History of an uninterrupted run and of a run killed at evaluator call ``kill_at``, then resumed."""
+def run_killed_and_resumed(tmp_path, make_strategy, kill_at, queries=40, sources=(), space=None, kill_in="target"):
+    """History of an uninterrupted run and of a run killed at call ``kill_at`` of the target's
+    (or, with ``kill_in="source"``, every source's) evaluator, then resumed."""
     space = space or ToySpace()
     config = {"test": "resume"}
 
     def runner(out, fail_after=None, resume=False):
-        srcs = [Source(name, ToyEvaluator(opt, noise_seed=7, fail_after=fail_after)) for name, opt in sources]
-        return Runner(space, ToyEvaluator(fail_after=None if srcs else fail_after), make_strategy(),
+        src_fail = fail_after if kill_in == "source" else None
+        srcs = [Source(name, ToyEvaluator(opt, noise_seed=7, fail_after=src_fail)) for name, opt in sources]
+        return Runner(space, ToyEvaluator(fail_after=None if kill_in == "source" else fail_after), make_strategy(),
                       Budget(queries), out, seed=5, config=config, progress=False, plot=False,
                       sources=srcs, resume=resume)
 
@@ -274,3 +294,27 @@ def test_ppo_runs_on_nb201(shared_data, tmp_path):
     archs = [r["arch"] for r in res.history]
     assert len(archs) == 40 == len(set(archs))
     assert res.summary["values"]["val_acc"] > 80
+
+
+@pytest.mark.parametrize("which", ["ppo", "catch"])
+def test_ppo_and_catch_handle_refused_macro_lists(tmp_path, which):
+    """TransNAS macro: random decision lists are often refused (too few/many downsamplings ...);
+    both strategies still ask only valid, unique backbones."""
+    from nasframe.spaces.transnas import TransNASMacroSpace
+    from nasframe.strategies.catch import CATCH
+
+    space = TransNASMacroSpace()
+
+    class Depth(ToyEvaluator):
+        def evaluate(self, archs):
+            return [checked({"score": len(a.modules) + 0.01 * (sum(map(ord, str(a))) % 7)}, OBJ) for a in archs]
+
+    strategy = PPO() if which == "ppo" else CATCH(meta_queries=10, encoder_hidden=32, evaluator_hidden=32,
+                                                 evaluator_epochs=3)
+    res = Runner(space, Depth(), strategy, Budget(40), tmp_path / "r", seed=0, progress=False, plot=False,
+                 sources=[Source("src", Depth())] if which == "catch" else ()).run()
+    archs = [r["arch"] for r in res.history if r["phase"] == "search"]
+    assert len(archs) == 40 == len(set(archs))
+    assert all(space.parse(a) in space for a in archs)
+    if which == "ppo":
+        assert strategy.updates >= 1
