@@ -16,7 +16,7 @@ import numpy as np
 from nasframe.benchmarks.table import BenchmarkTable
 from nasframe.core.evaluator import Objective
 from nasframe.core.space import Enumerable
-from nasframe.errors import DataError, DataNotFound
+from nasframe.errors import DataNotFound
 
 # space name -> loader module
 LOADERS = {

@@ -49,17 +49,14 @@ that needs anything else is refused with a clear error; set
 """
 from __future__ import annotations
 
-import bz2
 import math
-import os
-import pickle
 import re
-import zipfile
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from nasframe.benchmarks.safe_load import load_pickle, load_torch_file
 from nasframe.benchmarks.table import BenchmarkTable
 from nasframe.errors import DataError
 
@@ -123,18 +120,18 @@ def detect_format(path) -> str | None:
 
 
 def read_pth(space, path: Path) -> BenchmarkTable:
-    data = _torch_load(path)
+    data = load_torch_file(path)
     return _from_benchmark_dict(space, data, path, PTH_HP, "pth")
 
 
 def read_nats(space, path: Path) -> BenchmarkTable:
     if path.is_dir():
         return _from_nats_folder(space, path)
-    return _from_benchmark_dict(space, _pickle_load(path), path, NATS_HP, "nats")
+    return _from_benchmark_dict(space, load_pickle(path), path, NATS_HP, "nats")
 
 
 def read_naslib(space, path: Path) -> BenchmarkTable:
-    data = _pickle_load(path)
+    data = load_pickle(path)
     if isinstance(data, dict) and "arch2infos" in data:  # a NATS dict saved without compression
         return _from_benchmark_dict(space, data, path, NATS_HP, "nats")
     if isinstance(data, dict) and set(data) == {"nb201_data"}:  # NASLib's dataset_api wrapper
@@ -219,14 +216,14 @@ def _from_nats_folder(space, folder: Path) -> BenchmarkTable:
     from tqdm import tqdm
 
     meta_file = next((folder / m for m in NATS_META if (folder / m).exists()), None)
-    meta_archs = (_pickle_load(meta_file) or {}).get("meta_archs", []) if meta_file else []
+    meta_archs = (load_pickle(meta_file) or {}).get("meta_archs", []) if meta_file else []
     files = sorted(_arch_files(folder))
     if not files:
         raise DataError(f"{folder} has no per-architecture files (000000.pickle.pbz2, ...); "
                         "extract the complete NATS-tss-v1_0-3ffb9-simple archive there")
     builder = _TableBuilder(space, folder, "nats")
     for idx, f in tqdm(files, desc=f"reading {folder.name}", unit="arch", disable=None):
-        archres = _pick_hp(_pickle_load(f), NATS_HP, f, idx)
+        archres = _pick_hp(load_pickle(f), NATS_HP, f, idx)
         builder.put(builder.index(_arch_string(meta_archs, idx, archres, f)), _arch_values(archres, f))
     return builder.table(meta={"epoch": EPOCHS, "seeds": "mean over all seeds in the file", "hp": NATS_HP})
 
@@ -351,146 +348,3 @@ def _number(v) -> float:
 def _mean(values) -> float:
     vals = [v for v in values if not math.isnan(v)]
     return float(sum(vals) / len(vals)) if vals else math.nan
-
-
-# ---------------------------------------------------------------- safe loading
-
-
-def _trusted() -> bool:
-    return os.environ.get("NASFRAME_TRUST_PICKLES", "") not in ("", "0")
-
-
-def _fix_hint(path: Path) -> str:
-    return (f"re-download it (python -m nasframe.data download <name>, which resumes and checks it) "
-            f"or check it with: python -m nasframe.data verify {path}")
-
-
-class _Dropped:
-    """Stands in for trained weights (torch storages/tensors) in a -full archive: never rebuilt."""
-
-    def __new__(cls, *args, **kwargs):
-        return super().__new__(cls)
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def __setstate__(self, state):
-        pass
-
-
-def _allowed_globals() -> dict:
-    import collections
-    import numpy
-
-    allowed = {("collections", "OrderedDict"): collections.OrderedDict,
-               ("collections", "defaultdict"): collections.defaultdict,
-               ("_codecs", "encode"): __import__("codecs").encode,
-               ("numpy", "dtype"): numpy.dtype, ("numpy", "ndarray"): numpy.ndarray}
-    for name in ("list", "dict", "tuple", "set", "frozenset", "int", "float", "str", "bytes", "bool", "complex"):
-        allowed[("builtins", name)] = getattr(__import__("builtins"), name)
-    try:  # numpy 2 moved numpy.core to numpy._core; old pickles name either
-        from numpy._core import multiarray
-    except ImportError:
-        from numpy.core import multiarray
-    scalar, reconstruct = multiarray.scalar, multiarray._reconstruct
-    import numpy.dtypes
-
-    for name in dir(numpy.dtypes):  # how numpy >= 1.25 pickles a dtype
-        if name.endswith("DType"):
-            allowed[("numpy.dtypes", name)] = getattr(numpy.dtypes, name)
-    for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        allowed[(mod, "scalar")] = scalar
-        allowed[(mod, "_reconstruct")] = reconstruct
-    return allowed
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    def __init__(self, fh, path):
-        super().__init__(fh)
-        self.path = path
-        self.allowed = _allowed_globals()
-
-    def find_class(self, module, name):
-        if (module, name) in self.allowed:
-            return self.allowed[(module, name)]
-        if module == "torch" or module.startswith("torch."):
-            return _Dropped
-        raise DataError(f"{self.path} contains an object of type {module}.{name}, which nasframe does not load "
-                        "from pickles; if you trust this file, set NASFRAME_TRUST_PICKLES=1 and load it again")
-
-    def persistent_load(self, pid):
-        return None  # torch storages referenced by id: weights we do not need
-
-
-def _open_maybe_bz2(path: Path):
-    with open(path, "rb") as f:
-        compressed = f.read(3) == b"BZh"
-    return bz2.open(path, "rb") if compressed else open(path, "rb")
-
-
-def _pickle_load(path: Path):
-    try:
-        with _open_maybe_bz2(path) as fh:
-            if _trusted():
-                return pickle.load(fh)
-            return _SafeUnpickler(fh, path).load()
-    except DataError:
-        raise
-    except MemoryError:
-        raise DataError(f"not enough memory to read {path}; convert it once on a larger machine "
-                        "(python -m nasframe.data convert) and copy the cached table") from None
-    except (EOFError, OSError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError,
-            KeyError, ImportError) as e:
-        raise DataError(f"{path} is truncated or corrupt ({type(e).__name__}: {_first_line(e)}); "
-                        f"{_fix_hint(path)}") from None
-
-
-TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # first pickle of torch.save's pre-1.6 format
-
-
-def _torch_load(path: Path):
-    """A torch.save file without torch: its pickle read by the allow-listed C unpickler.
-
-    NB201's files hold only dicts and numbers, so tensors (none expected) are
-    skipped. ``torch.load(weights_only=True)`` would be as safe but its unpickler
-    is pure Python: on a 104 MB file in the official layout it took 72.6 s,
-    this reader 5.7 s (same machine, same load), which matters for the 4.7 GB v1_1.
-    """
-    if _trusted():
-        import torch
-
-        try:
-            return torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as e:  # torch raises many types for damaged files
-            raise DataError(f"{path} is truncated or corrupt ({type(e).__name__}: {_first_line(e)}); "
-                            f"{_fix_hint(path)}") from None
-    try:
-        with open(path, "rb") as fh:
-            zipped = fh.read(4) == b"PK\x03\x04"  # torch >= 1.6 writes a zip archive
-            if not zipped:
-                fh.seek(0)
-                if _SafeUnpickler(fh, path).load() != TORCH_LEGACY_MAGIC:
-                    raise DataError(f"{path} is not a file written by torch.save; is it an NB201 .pth?")
-                _SafeUnpickler(fh, path).load()  # protocol version
-                _SafeUnpickler(fh, path).load()  # system info
-                return _SafeUnpickler(fh, path).load()
-        with zipfile.ZipFile(path) as archive:
-            name = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
-            if name is None:
-                raise DataError(f"{path} is a zip file but not one written by torch.save (no data.pkl)")
-            with archive.open(name) as fh:
-                return _SafeUnpickler(fh, path).load()
-    except DataError:
-        raise
-    except MemoryError:
-        raise DataError(f"not enough memory to read {path}; convert it once on a larger machine "
-                        "(python -m nasframe.data convert) and copy the cached table") from None
-    except (EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError, ImportError) as e:
-        raise DataError(f"{path} is truncated or corrupt ({type(e).__name__}: {_first_line(e)}); "
-                        f"{_fix_hint(path)}") from None
-
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip().splitlines()
-    return text[0][:200] if text else "no detail"

@@ -38,7 +38,6 @@ segmentsemantic    valid_acc           ``val_pixel_acc`` (pixel accuracy %, max;
 from __future__ import annotations
 
 import csv
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -134,18 +133,10 @@ def _float(text, where: str) -> float:
 
 
 def load_pth(path: Path) -> dict:
-    """The official API database (a pickled dict of plain values)."""
-    import torch
+    """The official API database (a torch-saved dict of plain values), read without running code."""
+    from nasframe.benchmarks.safe_load import load_torch_file
 
-    try:
-        try:
-            db = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError:
-            # older dumps pickle a few non-allowlisted types; this is the user's own benchmark file
-            db = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:
-        raise DataError(f"{path} is not a readable TransNAS-Bench-101 .pth file ({e}); re-download "
-                        f"{PTH_NAME}") from None
+    db = load_torch_file(path)
     if not isinstance(db, dict) or "data" not in db or not isinstance(db["data"], dict):
         raise DataError(f"{path} is not the TransNAS-Bench-101 API file: it has no 'data' dict "
                         f"(expected keys task_list, metrics_dict, info_names, data)")

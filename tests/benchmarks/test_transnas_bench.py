@@ -184,7 +184,7 @@ def test_pth_layout_errors(tmp_path, pth):
         load(MICRO, "class_scene", path=only_macro)
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a pickle")
-    with pytest.raises(DataError, match="not a readable"):
+    with pytest.raises(DataError, match="truncated or corrupt"):
         load(MICRO, "class_scene", path=junk)
 
 
