@@ -234,13 +234,14 @@ def make_cost(space, kind: str, path=None, column=None):
 # ---------------------------------------------------------------- search
 
 
-def gradient_pool(encoding, predictor, starts, steps: int, lr: float, milestones, gamma: float,
-                  momentum: float, aux=None, alphas=(0.0,), admit=None) -> dict:
-    """Projected gradient ascent from ``starts``; returns {arch: predicted score} of every admitted projection.
+def ascend(encoding, predictor, starts, steps: int, lr: float, milestones, gamma: float, momentum: float,
+           aux=None, alphas=(0.0,), admit=None):
+    """Projected gradient ascent from the architectures ``starts`` (Eq. 3, batched).
 
-    ``starts`` is a list of architectures; they are split evenly over the
-    ``alphas`` grid (all share one batch). ``admit(arch)`` filters the pool
-    (the cost interval).
+    Maximises ``predictor - alpha * aux`` through the relaxation, projects
+    after every step and returns (every admitted projection, the final
+    projection of each start). Starts are spread over the ``alphas`` grid;
+    ``admit(arch)`` filters what enters the pool (the cost interval).
     """
     import torch
 
@@ -251,21 +252,34 @@ def gradient_pool(encoding, predictor, starts, steps: int, lr: float, milestones
                                                  gamma=gamma)
     pool: set = set()
     rejected: set = set()
+    final: list = []
     for _ in range(steps):
         opt.zero_grad()
         x = encoding.relax(z)
         objective = predictor.score(x)
-        if aux is not None:
-            objective = objective - alpha * aux.score(x)
+        if aux is not None:  # alpha trades one std of cost against one std of the objective
+            objective = objective - alpha * aux.score(x) * (_std(predictor) / _std(aux))
         (-objective.sum()).backward()
         opt.step()
         sched.step()
         if hasattr(encoding, "clamp"):
             encoding.clamp(z)
-        for a in encoding.project(z.detach().numpy()):
+        final = encoding.project(z.detach().numpy())
+        for a in final:
             if a in pool or a in rejected:
                 continue
             (pool if admit is None or admit(a) else rejected).add(a)
+    return pool, final
+
+
+def _std(predictor) -> float:
+    return float(getattr(predictor, "y_std", 1.0))
+
+
+def gradient_pool(encoding, predictor, starts, steps: int, lr: float, milestones, gamma: float,
+                  momentum: float, aux=None, alphas=(0.0,), admit=None) -> dict:
+    """The model pool of Algorithm 1: {arch: predicted score} over every admitted projection."""
+    pool, _ = ascend(encoding, predictor, starts, steps, lr, milestones, gamma, momentum, aux, alphas, admit)
     return score_pool(encoding, predictor, pool)
 
 
@@ -292,7 +306,7 @@ class PredNAS(Strategy):
     def __init__(self, n_init: int = 30, top_k: int = 40, starts: int = 100, steps: int = 200,
                  lr: float = 0.02, lr_milestones=(1 / 3, 2 / 3), lr_gamma: float = 0.1, momentum: float = 0.9,
                  search: str = "gradient", max_start_batches: int = 10, predictor: dict | None = None,
-                 cost: dict | None = None):
+                 cost: dict | None = None, threads: int | None = 1, refit_every: int | None = None):
         if int(n_init) < 2 or int(top_k) < 1 or int(starts) < 1 or int(steps) < 1 or not lr > 0:
             raise ConfigError(f"prednas needs n_init >= 2, top_k >= 1, starts >= 1, steps >= 1 and lr > 0, "
                               f"got n_init={n_init}, top_k={top_k}, starts={starts}, steps={steps}, lr={lr}")
@@ -303,6 +317,10 @@ class PredNAS(Strategy):
         self.momentum, self.search = float(momentum), search
         self.max_start_batches = int(max_start_batches)
         self.predictor_cfg = dict(predictor or {})
+        self.threads = None if threads is None else int(threads)
+        if refit_every is not None and int(refit_every) < 1:
+            raise ConfigError(f"prednas refit_every must be a positive integer or null, got {refit_every}")
+        self.refit_every = None if refit_every is None else int(refit_every)
         self.cost_cfg = dict(cost or {})
         if self.cost_cfg:
             unknown = set(self.cost_cfg) - {"kind", "path", "column", "target", "tolerance", "alpha", "aux_samples"}
@@ -319,6 +337,7 @@ class PredNAS(Strategy):
         self.aux = None
         self._cost_cache: dict = {}
         self._constraint_ready = False
+        self._round_start = 0  # results known when the current round was planned
 
     # ------------------------------------------------------------ state
 
@@ -356,6 +375,8 @@ class PredNAS(Strategy):
     def ask(self, n: int = 1):
         out = []
         while len(out) < n:
+            if self.queue and self.refit_every and len(self.history) >= self._round_start + self.refit_every:
+                self.queue = []  # refit on the new results before querying the rest of the pool
             if not self.queue:
                 if len(self.asked) < self.n_init:
                     a = self._random_unseen()
@@ -383,15 +404,45 @@ class PredNAS(Strategy):
 
     # ------------------------------------------------------------ one round
 
-    def _random_unseen(self, exclude=(), tries: int = 10000):
-        """A random architecture not asked yet (inside the cost interval when there is one)."""
+    def _random_unseen(self, exclude=(), tries: int = 2000):
+        """A random architecture not asked yet, inside the cost interval when rejection finds one within
+        ``tries`` draws (in a large size space the interval may be too rare: then any unseen one)."""
+        fallback = None
         for _ in range(tries):
             a = self.space.sample(self.rng)
-            if a not in self.asked and a not in exclude and self.inside(a):
+            if a in self.asked or a in exclude:
+                continue
+            if self.inside(a):
                 return a
-        return None
+            fallback = fallback or a
+        return fallback
+
+    def _starts(self) -> list:
+        """Random ascent starts; under a cost target, drawn inside the interval where rejection finds them."""
+        out = []
+        for _ in range(self.starts):
+            a = self.space.sample(self.rng)
+            if self.constraint is not None and self.constraint.target is not None:
+                for _ in range(1000):
+                    if self.inside(a):
+                        break
+                    a = self.space.sample(self.rng)
+            out.append(a)
+        return out
 
     def _plan_round(self) -> None:
+        import torch
+
+        before = torch.get_num_threads()
+        if self.threads:  # small nets: extra threads only contend on a shared machine
+            torch.set_num_threads(self.threads)
+        try:
+            self._fit_and_search()
+        finally:
+            torch.set_num_threads(before)
+
+    def _fit_and_search(self) -> None:
+        self._round_start = len(self.history)
         encoding = encoding_for(self.space)
         done = [(a, self.fitness(e)) for a, e in self.history if math.isfinite(self.fitness(e))]
         if len(done) < 2:
@@ -419,7 +470,7 @@ class PredNAS(Strategy):
         while batches < self.max_start_batches:
             batches += 1
             if self.search == "gradient":
-                starts = [self.space.sample(self.rng) for _ in range(self.starts)]
+                starts = self._starts()
                 pool.update(gradient_pool(encoding, self.main, starts, self.steps, self.lr, self.lr_milestones,
                                           self.lr_gamma, self.momentum, self.aux, alphas, admit))
             else:  # random shooting with the same number of predictor queries
@@ -430,8 +481,8 @@ class PredNAS(Strategy):
         fill = []
         while len(ranked) + len(fill) < self.top_k:  # the pool ran dry: fill with random unseen archs
             a = self._random_unseen(exclude=set(ranked) | set(fill))
-            if a is None:
-                break
+            if a is None or (self.constraint is not None and not self.inside(a)):
+                break  # never spend queries outside the interval on filler
             fill.append(a)
         self.queue = ranked + fill
         self.rounds.append({"trained_on": len(done), "pool": len(pool), "start_batches": batches,
