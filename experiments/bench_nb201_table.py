@@ -25,7 +25,6 @@ import argparse
 import csv
 import json
 import os
-import math
 import statistics
 import subprocess
 import sys
@@ -69,28 +68,6 @@ def rss_growth(mode: str, data: Path, env: dict) -> float:
     out = subprocess.run([sys.executable, __file__, "--child", mode, "--data", str(data)], env=env,
                          capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])["growth_mb"]
-
-
-def proposed_lookup(evaluator):
-    """BenchmarkLookup.lookup as proposed for nasframe/evaluators/lookup.py (same results, asserted)."""
-    from nasframe.core.evaluator import Evaluation, checked
-
-    index = evaluator.space.index
-    name, objectives = evaluator.objectives[0].name, evaluator.objectives
-    value = evaluator._value.tolist()  # list items are floats; array items are numpy scalars
-    report = [(k, v.tolist()) for k, v in evaluator._report.items()]
-    cost = evaluator._cost.tolist() if evaluator._cost is not None else None
-
-    def lookup(arch):
-        i = index(arch)
-        v = value[i]
-        rep = {k: col[i] for k, col in report}
-        c = cost[i] if cost is not None else 0.0
-        if math.isfinite(v):  # all checked() would do is confirm this
-            return Evaluation({name: v}, rep, c, None)
-        return checked({name: v}, objectives, rep, c, "architecture missing from the benchmark table")
-
-    return lookup
 
 
 def per_call_us(fn, items, repeats: int = 5) -> float:
@@ -152,10 +129,7 @@ def main() -> None:
     us_dict = per_call_us(lambda s: base[s]["cifar10_valid_val_acc_naslib"], strings)
     us_dict_arch = per_call_us(lambda a: base[str(a)]["cifar10_valid_val_acc_naslib"], archs)
     us_evaluation = per_call_us(lambda a: Evaluation({"val_acc": 90.0}, {"test_acc": 91.0}, 0.0, None), archs)
-    proposed = proposed_lookup(evaluator)
-    us_proposed = per_call_us(proposed, archs)
     us_index = per_call_us(space.index, archs)
-    assert all(proposed(a) == evaluator.lookup(a) for a in archs[:2000])
     # same answers from both
     assert all(evaluator.lookup(a).values["val_acc"] == base[s]["cifar10_valid_val_acc_naslib"]
                for a, s in zip(archs[:1000], strings[:1000]))
@@ -172,7 +146,6 @@ def main() -> None:
         ("lookup: column[space.index(arch)] (us)", f"{us_numpy:.2f}", f"{us_dict:.2f} (dict[str])", "-"),
         ("  floor: one Evaluation(...) alone (us)", f"{us_evaluation:.2f}", "", "-"),
         ("  space.index(arch) alone (us)", f"{us_index:.2f}", "", "-"),
-        ("  lookup as proposed for lookup.py (us)", f"{us_proposed:.2f}", f"{us_dict:.2f} (dict[str])", "<= 2"),
         ("peak RSS growth, cached load (MB)", f"{rss_table:.1f}", f"{rss_dict:.1f} (dict of dicts)", "<= 50"),
     ]
     print(f"NB201 table ({csv_path}, {len(space)} archs, {args.lookups} lookups, python {sys.version.split()[0]}, "
