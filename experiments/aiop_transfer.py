@@ -177,7 +177,7 @@ def _cell(runs, key, fmt):
 
 
 def write_tables(results, args, path: Path) -> None:
-    lines = [f"# AIO-P transfer on TransNAS-Bench-101 micro",
+    lines = ["# AIO-P transfer on TransNAS-Bench-101 micro",
              "",
              f"Knowledge (adapter) task(s): {', '.join(args.knowledge)}; pre-training: {args.n_pretrain} NB201 "
              f"CIFAR-10 graphs, {args.pretrain_epochs} epochs; {args.n_target} target archs per task, "

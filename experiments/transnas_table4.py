@@ -185,7 +185,7 @@ def render(cells: dict, rows, tasks, space: str, queries: int, trials: int, seco
                 percs.append(c["percentile"])
         perc = f"{np.mean(percs):.2f}" if len(percs) == len(TARGETS) else "-"
         lines.append(f"| {row} | " + " | ".join(cellstr) + f" | {perc} | {paper[row][7]:.2f} |")
-    lines.append(f"| Global best (paper) | " + " | ".join(f"{paper['Global best'][TASKS.index(t)]:.2f}"
+    lines.append("| Global best (paper) | " + " | ".join(f"{paper['Global best'][TASKS.index(t)]:.2f}"
                                                         for t in tasks) + " | 100 | 100 |")
     lines += ["", "Per-task percentiles (mean over trials):", "",
               "| method | " + " | ".join(HEADERS[t] for t in tasks) + " |", "|" + "---|" * (len(tasks) + 1)]

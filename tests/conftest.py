@@ -29,3 +29,14 @@ def shared_data() -> Path:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     # Tables built by tests go to a per-session cache, never the user's.
     monkeypatch.setenv("NASFRAME_CACHE", str(tmp_path_factory.getbasetemp() / "nasframe-cache"))
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    # the tests build small networks: a second intra-op thread only contends for CI's two cores
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

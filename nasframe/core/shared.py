@@ -402,8 +402,6 @@ class SharedStudy:
                                                                "worker": self.owner})
             self.storage.set_trial_user_attr(tid, "evaluation", evaluation)
             if not repeat:
-                import sqlalchemy as sa
-
                 with self.engine.begin() as conn:
                     conn.execute(self.claims.update().where(
                         self.claims.c.study == self.name, self.claims.c.arch == str(a),

@@ -35,7 +35,7 @@ from torch.nn import functional as F
 from nasframe.core.evaluator import Evaluation, Evaluator, Objective, checked
 from nasframe.core.space import Buildable
 from nasframe.errors import ConfigError
-from nasframe.spaces.eproxy_config import BASES, EproxyGenome, load_genome
+from nasframe.spaces.eproxy_config import EproxyGenome, load_genome
 
 TARGETS_FILE = Path(__file__).resolve().parent.parent / "resources" / "eproxy_targets.npz"
 TARGETS_SEED = 20230101

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from nasframe.graphs.extract import ComputeGraph
-from nasframe.predictors.base import Predictor
+from nasframe.predictors.base import Predictor, seeded
 from nasframe.predictors.gnn import HIDDEN, GraphBatch, GraphConv, GNNRegressor, PackedGraphs, regressor_head
 from nasframe.predictors.scaling import LabelScaler
 
@@ -129,7 +129,7 @@ class AIOPPredictor(Predictor):
         self.batch_size, self.lr, self.clip = int(batch_size), float(lr), float(clip)
         self.dev_fraction, self.seed, self.progress = float(dev_fraction), int(seed), progress
         self.threads = int(threads)  # torch threads while training and predicting
-        with _seeded(self.seed):
+        with seeded(self.seed):
             self.net = AIOPNet()
         self.source_scaler = LabelScaler(scaling)  # the pre-training labels
         self.adapter_scalers: dict[str, LabelScaler] = {}
@@ -157,7 +157,7 @@ class AIOPPredictor(Predictor):
         if len(dev):
             dv = (PackedGraphs([graphs[i] for i in dev]).batch(), z[dev])
         params = list(self.net.base.parameters())
-        with _seeded(self.seed + 1):
+        with seeded(self.seed + 1):
             self.log["pretrain"] = _fit(self.net, params, tr, z[train], forward=lambda b: self.net(b, use=[]),
                                         epochs=epochs or self.epochs, batch_size=self.batch_size, lr=self.lr,
                                         clip=self.clip, seed=self.seed, dev=dv, desc="pretrain",
@@ -169,7 +169,7 @@ class AIOPPredictor(Predictor):
         data, y = PackedGraphs(graphs), np.asarray(y, dtype=np.float64)
         scaler = LabelScaler(self.scaling).fit(y, data.gflops)
         z = scaler.transform(y, data.gflops)
-        with _seeded(self.seed + 2 + len(self.net.adapters)):
+        with seeded(self.seed + 2 + len(self.net.adapters)):
             adapter = KAdapter()
         self.net.adapters[name] = adapter
         base_state = {k: v.clone() for k, v in self.net.base.state_dict().items()}
@@ -185,7 +185,7 @@ class AIOPPredictor(Predictor):
 
         train, dev = self._split(len(y), self.seed + 7)
         dv = (PackedGraphs([graphs[i] for i in dev]).batch(), z[dev]) if len(dev) else None
-        with _seeded(self.seed + 3):
+        with seeded(self.seed + 3):
             self.log[f"adapter/{name}"] = _fit(self.net, list(adapter.parameters()),
                                                 PackedGraphs([graphs[i] for i in train]), z[train], forward=forward,
                                                 epochs=epochs or self.adapter_epochs, batch_size=self.batch_size,
@@ -233,7 +233,7 @@ class AIOPPredictor(Predictor):
             from nasframe.errors import ConfigError
 
             raise ConfigError(f"unknown fine-tuning mode '{mode}'; choose full or adaproxy")
-        with _seeded(self.seed + 4):
+        with seeded(self.seed + 4):
             self.log["finetune"] = _fit(self.net, params, data, z, forward=lambda b: self.net(b, use=use),
                                         epochs=epochs or self.finetune_epochs, batch_size=1, lr=self.lr,
                                         clip=self.clip, seed=self.seed, desc="finetune", progress=self.progress, threads=self.threads,
@@ -339,18 +339,3 @@ def _adaproxy_bake(heads: Sequence[nn.Sequential]) -> None:
         if "weight" in last.__dict__:
             del last.__dict__["weight"]
         last.weight = nn.Parameter(w)
-
-
-class _seeded:
-    """Run a block under a fixed torch seed and restore the caller's stream afterwards."""
-
-    def __init__(self, seed: int):
-        self.seed = seed
-
-    def __enter__(self):
-        self.state = torch.get_rng_state()
-        torch.manual_seed(self.seed)
-
-    def __exit__(self, *exc):
-        torch.set_rng_state(self.state)
-        return False

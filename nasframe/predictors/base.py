@@ -65,7 +65,7 @@ class TorchPredictor(Predictor):
         yt = torch.as_tensor((y - self.y_mean) / self.y_std, dtype=torch.float32)
         xt = torch.as_tensor(x)
         gen = torch.Generator().manual_seed(self.seed)
-        with _fork_torch_rng(self.seed):
+        with seeded(self.seed):
             self.net = self._network(x)
         opt = torch.optim.SGD(self.net.parameters(), lr=self.lr, momentum=self.momentum,
                               weight_decay=self.weight_decay)
@@ -73,7 +73,7 @@ class TorchPredictor(Predictor):
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs * steps_per_epoch)
         loss_fn = torch.nn.HuberLoss(delta=self.huber_delta)
         self.net.train()
-        with _fork_torch_rng(self.seed + 1):  # dropout draws do not disturb the caller's stream
+        with seeded(self.seed + 1):  # dropout draws do not disturb the caller's stream
             for _ in range(self.epochs):
                 perm = torch.randperm(len(y), generator=gen)
                 for i in range(0, len(y), self.batch_size):
@@ -101,7 +101,7 @@ class TorchPredictor(Predictor):
             return self.score(torch.as_tensor(np.asarray(x, dtype=np.float32))).numpy().astype(np.float64)
 
 
-class _fork_torch_rng:
+class seeded:
     """Run a block under a fixed torch seed and restore the global stream afterwards."""
 
     def __init__(self, seed: int):

@@ -2,14 +2,13 @@
 import json
 import math
 
-import numpy as np
 import pytest
 
 from nasframe.core.evaluator import Evaluation, Evaluator, Objective, checked
 from nasframe.core.runner import Budget, Runner
 from nasframe.core.strategy import Strategy
 from nasframe.errors import ConfigError
-from toys import LineSpace, Parabola, Point
+from toys import LineSpace, Parabola
 
 
 class Spy(Strategy):

@@ -16,14 +16,6 @@ from nasframe.spaces.nb201 import NB201Space
 SPACE = NB201Space(use_official_order=False)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny batches: intra-op threads only contend on a shared machine
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 # ------------------------------------------------------------------ counter
 

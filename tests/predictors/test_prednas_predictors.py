@@ -13,14 +13,6 @@ from nasframe.strategies.prednas import TopologyEncoding
 FAST = dict(epochs=100, batch_size=10)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # small nets: a second thread only contends (badly so on a shared machine)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 
 def _nb201_data(n, seed):

@@ -16,14 +16,6 @@ ALL_3X3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_
 MIXED = "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|nor_conv_1x1~0|avg_pool_3x3~1|nor_conv_1x1~2|"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny batches: intra-op threads only contend on a shared machine
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _skeleton_params(num_classes: int) -> int:
     """Everything outside the cells, by hand (C = 16, convs bias-free, BN affine)."""

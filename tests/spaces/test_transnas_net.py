@@ -11,14 +11,6 @@ SMALL_TASKS = ("class_object", "class_scene", "room_layout", "jigsaw")
 DENSE_TASKS = ("autoencoder", "normal", "segmentsemantic")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # small forward passes on a shared machine: extra intra-op threads only spin and wait
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _forward(space, text, task, batch):
     torch.manual_seed(0)

@@ -14,14 +14,6 @@ from test_ppo import OBJ, ToyEvaluator, ToySpace, run_killed_and_resumed
 SMALL = dict(encoder_hidden=32, evaluator_hidden=32, candidates=20, evaluator_epochs=5)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # tiny networks: one thread is fastest, and much faster on a busy machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 # ---------------------------------------------------------------- encoder
 

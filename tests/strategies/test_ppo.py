@@ -20,14 +20,6 @@ from nasframe.strategies.ppo import PPO, DecisionCoding, clipped_surrogate, gae
 OBJ = (Objective("score", "max"),)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # tiny networks: one thread is fastest, and much faster on a busy machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 # ---------------------------------------------------------------- toy space and tasks
 

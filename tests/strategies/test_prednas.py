@@ -16,14 +16,6 @@ from nasframe.strategies.prednas import (PredNAS, SizeEncoding, TopologyEncoding
 SMALL = dict(n_init=6, top_k=5, starts=8, steps=20, predictor={"epochs": 10})
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # small nets: a second thread only contends (badly so on a shared machine)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 
 class LinearScore:

@@ -15,13 +15,6 @@ from nasframe.strategies.rea_transfer import RegularizedEvolutionTransfer
 from test_ppo import OBJ, ToyEvaluator, ToySpace
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 # ---------------------------------------------------------------- leave-one-out
 
