@@ -15,7 +15,6 @@ NASLib op tuple: six ops over the edges (1->2), (1->3), (1->4), (2->3),
 from __future__ import annotations
 
 import csv
-import re
 from pathlib import Path
 
 import numpy as np
@@ -24,20 +23,7 @@ from nasframe.benchmarks import data_root, first_existing, nan_array
 from nasframe.benchmarks.table import BenchmarkTable, cached
 from nasframe.errors import DataError, DataNotFound
 
-NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
-# position in the NASLib tuple of each edge in official string order: (1<-0),(2<-0),(2<-1),(3<-0),(3<-1),(3<-2)
-NASLIB_TO_STRING = (0, 1, 3, 2, 4, 5)
 HW_DATASETS = {"cifar10": "hw_cifar10.csv", "cifar100": "hw_cifar100.csv"}
-
-
-def naslib_to_string(net) -> str:
-    """Official NB201 string of a NASLib op tuple (a tuple or its text form)."""
-    # "(4, 3, 3, 0, 0, 0)" in the HW files, "4 3 3 0 0 0" elsewhere
-    ops = tuple(int(x) for x in re.findall(r"-?\d+", net)) if isinstance(net, str) else tuple(net)
-    if len(ops) != 6 or not all(isinstance(o, int) and 0 <= o < len(NASLIB_OPS) for o in ops):
-        raise ValueError(f"{net!r} is not a NASLib NB201 op tuple (six ints in 0..4)")
-    e = [NASLIB_OPS[ops[i]] for i in NASLIB_TO_STRING]
-    return f"|{e[0]}~0|+|{e[1]}~0|{e[2]}~1|+|{e[3]}~0|{e[4]}~1|{e[5]}~2|"
 
 
 def read_hw_csv(space, path: Path) -> BenchmarkTable:
@@ -54,7 +40,7 @@ def read_hw_csv(space, path: Path) -> BenchmarkTable:
             seen = 0
             for line, row in enumerate(reader, start=2):
                 try:
-                    i = space.index(space.parse(naslib_to_string(row["net"])))
+                    i = space.index(space.from_naslib(row["net"]))
                     for m in metrics:
                         cols[m][i] = float(row[m]) if row[m] not in ("", None) else np.nan
                 except (ValueError, TypeError) as e:

@@ -58,7 +58,8 @@ import numpy as np
 
 from nasframe.benchmarks.safe_load import load_pickle, load_torch_file
 from nasframe.benchmarks.table import BenchmarkTable
-from nasframe.errors import DataError
+from nasframe.errors import ArchitectureError, DataError
+from nasframe.spaces.nb201 import NB201Space
 
 # our dataset -> (run, set) for the validation and the test column
 SPLITS = {
@@ -76,9 +77,6 @@ NASLIB_FILES = {"cifar10": "nb201_cifar10_full_training.pickle",
                 "cifar100": "nb201_cifar100_full_training.pickle",
                 "imagenet16-120": "nb201_ImageNet16_full_training.pickle"}
 NATS_META = ("meta.pickle.pbz2", "meta.pickle")
-# NASLib op tuple: ops and edge order (1->2, 1->3, 1->4, 2->3, 2->4, 3->4 with nodes from 1)
-NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
-NASLIB_EDGE_OF_STRING_POS = (0, 1, 3, 2, 4, 5)
 _ARCH_FILE = re.compile(r"^(\d+)\.pickle(\.pbz2)?$")
 
 
@@ -322,18 +320,11 @@ def _curve_time(run) -> float:
 def _naslib_arch(key, path) -> str:
     if isinstance(key, str) and key.startswith("|"):
         return key
-    ops = key
-    if isinstance(key, str):  # "(0, 1, 2, 3, 4, 0)" as written in NASLib's JSON files
-        ops = [int(x) for x in re.findall(r"-?\d+", key)]
     try:
-        ops = [int(o) for o in ops]
-        if len(ops) != 6 or not all(0 <= o < 5 for o in ops):
-            raise ValueError
-    except (TypeError, ValueError):
+        return str(NB201Space.from_naslib(key))  # "(0, 1, 2, 3, 4, 0)" as NASLib's JSON files write it
+    except ArchitectureError:
         raise DataError(f"{path}: key {key!r} is neither an NB201 string nor a NASLib op tuple of 6 ints in 0..4; "
                         "the file is not a NASLib NB201 pickle") from None
-    names = [f"{NASLIB_OPS[ops[e]]}~{src}" for e, src in zip(NASLIB_EDGE_OF_STRING_POS, (0, 0, 1, 0, 1, 2))]
-    return "|{}|+|{}|{}|+|{}|{}|{}|".format(*names)
 
 
 def _number(v) -> float:

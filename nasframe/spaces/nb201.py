@@ -23,6 +23,9 @@ EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))  # (to, from) in string
 N_ARCHS = len(OPS) ** len(EDGES)
 DATASETS = {"cifar10": (10, 32), "cifar100": (100, 32), "imagenet16-120": (120, 16)}
 _TOKEN = re.compile(r"^([^~|+]+)~(\d+)$")
+# NASLib's NB201 op tuple: its own op numbering, and edges ordered (1-2),(1-3),(1-4),(2-3),(2-4),(3-4)
+NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
+NASLIB_EDGE_OF = (0, 1, 3, 2, 4, 5)  # NASLib tuple position of each edge in official string order
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,18 @@ class NB201Space(SearchSpace, Enumerable, Mutable, Sequential, Relaxable, Builda
                                             f"must read input {src}")
                 ops.append(OPS.index(op))
         return NB201Arch(tuple(ops))
+
+    @staticmethod
+    def from_naslib(ops) -> NB201Arch:
+        """The architecture of a NASLib op tuple, given as a sequence or as text ("(4, 3, 3, 0, 0, 0)", "4 3 3 0 0 0")."""
+        vals = re.findall(r"-?\d+", ops) if isinstance(ops, str) else list(ops)
+        try:
+            vals = [int(v) for v in vals]
+        except (TypeError, ValueError):
+            vals = []
+        if len(vals) != len(EDGES) or not all(0 <= v < len(NASLIB_OPS) for v in vals):
+            raise ArchitectureError(f"{ops!r} is not a NASLib NB201 op tuple (six ints in 0..4)")
+        return NB201Arch(tuple(OPS.index(NASLIB_OPS[vals[j]]) for j in NASLIB_EDGE_OF))
 
     def __contains__(self, arch) -> bool:
         return (isinstance(arch, NB201Arch) and len(arch.ops) == len(EDGES)

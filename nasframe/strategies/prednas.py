@@ -151,22 +151,6 @@ def encoding_for(space):
 # ---------------------------------------------------------------- costs
 
 
-def naslib_to_nb201(key: str):
-    """NASLib's NB201 op tuple, e.g. ``(4, 3, 3, 0, 0, 0)``, as NB201 op indices (HW-NAS-Bench CSV keys).
-
-    NASLib orders edges (1-2),(1-3),(1-4),(2-3),(2-4),(3-4) and numbers ops
-    skip, none, conv3x3, conv1x1, avgpool.
-    """
-    from nasframe.spaces.nb201 import OPS, NB201Arch
-
-    vals = [int(t) for t in key.strip("()[] ").replace(",", " ").split()]
-    if len(vals) != 6 or not all(0 <= v < 5 for v in vals):
-        raise ValueError(key)
-    names = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
-    order = (0, 1, 3, 2, 4, 5)  # NB201 edge i is NASLib edge order[i]
-    return NB201Arch(tuple(OPS.index(names[vals[j]]) for j in order))
-
-
 class CostTable:
     """A per-architecture cost column from a CSV (key column: canonical strings or NASLib NB201 tuples)."""
 
@@ -194,7 +178,7 @@ class CostTable:
             pass
         if space.name == "nb201":
             try:
-                return naslib_to_nb201(text)
+                return space.from_naslib(text)
             except ValueError:
                 pass
         raise DataError(f"{path} line {line}: '{text}' is neither an architecture string of space "

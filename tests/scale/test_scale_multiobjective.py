@@ -5,36 +5,40 @@ import json
 import numpy as np
 import pytest
 
-from nasframe.benchmarks.costs import load_costs, naslib_to_string, read_hw_csv
+from nasframe.benchmarks.costs import load_costs, read_hw_csv
 from nasframe.errors import ConfigError, DataError
 from nasframe.spaces.nb201 import NB201Space
 
 SPACE = NB201Space()
+
+
+def naslib(ops):
+    return str(SPACE.from_naslib(ops))
 HW_HEADER = "net,edgegpu_latency,pixel3_latency\n"
 
 
 def test_naslib_tuple_to_official_string():
     # edge order (1->2),(1->3),(1->4),(2->3),(2->4),(3->4); 0=skip 1=none 2=conv3 3=conv1 4=pool
-    assert naslib_to_string("(4, 3, 3, 0, 0, 0)") == \
+    assert naslib("(4, 3, 3, 0, 0, 0)") == \
         "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
-    assert naslib_to_string((1, 2, 3, 4, 0, 2)) == \
+    assert naslib((1, 2, 3, 4, 0, 2)) == \
         "|none~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|nor_conv_1x1~0|skip_connect~1|nor_conv_3x3~2|"
     with pytest.raises(ValueError):
-        naslib_to_string("(5, 0, 0, 0, 0, 0)")
+        naslib("(5, 0, 0, 0, 0, 0)")
 
 
 @pytest.mark.data
 def test_conversion_agrees_with_the_joined_table(shared_data):
     with open(shared_data / "nasbench201" / "nb201_all_15625.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert all(naslib_to_string(r["naslib_op_indices"]) == r["arch_str"] for r in rows)
+    assert all(naslib(r["naslib_op_indices"]) == r["arch_str"] for r in rows)
 
 
 def test_official_layout_file_round_trip(tmp_path):
     f = tmp_path / "hw_cifar10.csv"
     f.write_text(HW_HEADER + '"(4, 3, 3, 0, 0, 0)",5.8,3.6\n"(1, 1, 1, 1, 1, 1)",1.5,0.7\n')
     table = load_costs(SPACE, "cifar10", path=f)
-    i = SPACE.index(SPACE.parse(naslib_to_string("(4, 3, 3, 0, 0, 0)")))
+    i = SPACE.index(SPACE.parse(naslib("(4, 3, 3, 0, 0, 0)")))
     assert table.column("edgegpu_latency")[i] == 5.8 and table.column("pixel3_latency")[i] == 3.6
     assert np.isnan(table.column("edgegpu_latency")).sum() == len(SPACE) - 2
     assert load_costs(SPACE, "cifar10", path=f).meta["sha256"] == table.meta["sha256"]  # cached

@@ -10,8 +10,7 @@ from nasframe.core.evaluator import Evaluator, Objective, checked
 from nasframe.core.runner import Budget, Runner
 from nasframe.errors import ConfigError, DataError
 from nasframe.spaces.nb201 import NB201Arch, NB201Space
-from nasframe.strategies.prednas import (PredNAS, SizeEncoding, TopologyEncoding, ascend, encoding_for,
-                                         naslib_to_nb201)
+from nasframe.strategies.prednas import PredNAS, SizeEncoding, TopologyEncoding, ascend, encoding_for
 
 SMALL = dict(n_init=6, top_k=5, starts=8, steps=20, predictor={"epochs": 10})
 
@@ -147,12 +146,6 @@ def test_state_dict_round_trip_gives_the_same_next_round():
     t.load_state_dict(state)
     assert t.ask(5) == nxt
     assert len(set(first) | set(nxt)) == 11
-
-
-def test_naslib_tuple_keys_map_to_nb201():
-    # row 0 of HW-NAS-Bench / NASLib files: "(4, 3, 3, 0, 0, 0)"
-    a = naslib_to_nb201("(4, 3, 3, 0, 0, 0)")
-    assert str(a) == "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
 
 
 def _write_hw_csv(path, space, fn):
