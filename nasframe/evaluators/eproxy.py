@@ -35,6 +35,7 @@ from torch.nn import functional as F
 from nasframe.core.evaluator import Evaluation, Evaluator, Objective, checked
 from nasframe.core.space import Buildable
 from nasframe.errors import ConfigError
+from nasframe.torchutil import torch_threads
 from nasframe.spaces.eproxy_config import EproxyGenome, load_genome
 
 TARGETS_FILE = Path(__file__).resolve().parent.parent / "resources" / "eproxy_targets.npz"
@@ -350,13 +351,8 @@ class EproxyEvaluator(Evaluator):
         if key not in self._cache:
             t0 = time.perf_counter()
             try:
-                threads = torch.get_num_threads()
-                if self.threads:
-                    torch.set_num_threads(int(self.threads))
-                try:
+                with torch_threads(self.threads):
                     s_final = self.loss_curve(arch, genome)[-1]
-                finally:
-                    torch.set_num_threads(threads)
                 if genome.alpha != 0:
                     s_final *= 1 - genome.alpha * self.macs(arch) / self.macs_max
                 value, err = -s_final, None

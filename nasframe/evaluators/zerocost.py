@@ -32,6 +32,7 @@ from nasframe.core.evaluator import Evaluation, Evaluator, Objective, checked
 from nasframe.core.space import Buildable
 from nasframe.errors import ConfigError
 from nasframe.proxies import Batch, get_proxy
+from nasframe.torchutil import torch_threads
 
 
 def build_network(space, arch, task=None, variant: str = "zc"):
@@ -106,7 +107,7 @@ class ZeroCostEvaluator(Evaluator):
     def __init__(self, space, proxy="synflow", dataset: str | None = None, root=None, path=None,
                  batch_size: int = 64, nwot_batch_size: int = 128, data_seed: int = 42, seed: int = 42,
                  network: str = "zc", synflow_reference_bn: bool = True, reference_size: int = 64,
-                 reference_seed: int = 0, **_ignored):
+                 reference_seed: int = 0, threads: int | None = 1, **_ignored):
         self.space = space
         self.names = _as_list(proxy)
         self.task = dataset
@@ -114,6 +115,7 @@ class ZeroCostEvaluator(Evaluator):
         self.data_seed, self.seed, self.network = int(data_seed), int(seed), network
         self.synflow_keep = synflow_bn_quirk(space) if synflow_reference_bn else ()
         self.reference_size, self.reference_seed = int(reference_size), int(reference_seed)
+        self.threads = threads  # fixed, so scores do not depend on the process's thread default
         self._cache: dict[tuple, tuple[float, float, str | None]] = {}  # (arch, proxy, data seed) -> (v, s, err)
         self._batches: dict[int, object] = {}
         self._reference: dict[str, np.ndarray] | None = None
@@ -162,7 +164,7 @@ class ZeroCostEvaluator(Evaluator):
                 if name == "params":
                     value, err = float(self.space.params(arch, self.task)), None
                 else:
-                    with torch.random.fork_rng(devices=[]):
+                    with torch.random.fork_rng(devices=[]), torch_threads(self.threads):
                         torch.manual_seed(self.seed)
                         net = build_network(self.space, arch, self.task, self.network)
                         batch = self._batch(name, net, arch)

@@ -53,6 +53,7 @@ import torch
 from torch import nn
 
 from nasframe.errors import ConfigError
+from nasframe.torchutil import torch_threads
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONV_T = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
@@ -159,23 +160,20 @@ def profile_macs(module: nn.Module, input_shape: Sequence[int], convention: str 
 
     handles = [m.register_forward_hook(hook) for m in names]
     modes = {m: m.training for m in module.modules()}
-    threads = torch.get_num_threads()
     # One sample through a small net: intra-op threads only add overhead, and on a
     # busy machine they made this forward pass 30x slower.
-    torch.set_num_threads(1)
     try:
         p = next(module.parameters(), None)
         x = torch.zeros((1, *input_shape), dtype=p.dtype if p is not None else torch.float32,
                         device=p.device if p is not None else None)
         module.eval()
-        with torch.no_grad():
+        with torch.no_grad(), torch_threads(1):
             module(x)
     finally:
         for h in handles:
             h.remove()
         for m, mode in modes.items():
             m.training = mode
-        torch.set_num_threads(threads)
     return counts
 
 
