@@ -287,7 +287,7 @@ def score_pool(encoding, predictor, archs) -> dict:
 class PredNAS(Strategy):
     requires = (Relaxable,)
 
-    def __init__(self, n_init: int = 30, top_k: int = 40, starts: int = 100, steps: int = 200,
+    def __init__(self, n_init: int = 30, top_k: int = 40, starts: int = 300, steps: int = 200,
                  lr: float = 0.02, lr_milestones=(1 / 3, 2 / 3), lr_gamma: float = 0.1, momentum: float = 0.9,
                  search: str = "gradient", max_start_batches: int = 10, predictor: dict | None = None,
                  cost: dict | None = None, threads: int | None = 1, refit_every: int | None = None):
