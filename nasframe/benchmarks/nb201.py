@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from nasframe.benchmarks import Benchmark, first_existing, nan_array
-from nasframe.benchmarks.table import BenchmarkTable, cached
+from nasframe.benchmarks.table import BenchmarkTable, cached, csv_rows, parse_float
 from nasframe.core.evaluator import Objective
 from nasframe.errors import DataError, DataNotFound
 from nasframe.spaces.nb201 import resolve_dataset
@@ -36,41 +36,26 @@ CSV_COLUMNS = {
 def read_csv(space, path: Path) -> BenchmarkTable:
     """The tabular format: ``arch_str`` plus ``<dataset>_val_acc_naslib`` / ``<dataset>_test_acc`` columns."""
     n = len(space)
-    try:
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f)
-            header = reader.fieldnames or []
-            if "arch_str" not in header:
-                raise DataError(f"{path} is not an NB201 table: it has no 'arch_str' column "
-                                f"(columns: {', '.join(header[:8])})")
-            present = {ds: cols for ds, cols in CSV_COLUMNS.items() if all(c in header for c in cols)}
-            if not present:
-                raise DataError(f"{path} has no NB201 metric columns; expected e.g. "
-                                f"{', '.join(CSV_COLUMNS['cifar10'])}")
-            cols = {f"{COLUMN_KEY[ds]}_{kind}": nan_array(n) for ds in present for kind in ("val", "test")}
-            seen = np.zeros(n, dtype=bool)
-            for line, row in enumerate(reader, start=2):
-                try:
-                    i = space.index(space.parse(row["arch_str"]))
-                except Exception as e:
-                    raise DataError(f"{path}, line {line}: {e}") from None
-                seen[i] = True
-                for ds, (vcol, tcol) in present.items():
-                    key = COLUMN_KEY[ds]
-                    cols[f"{key}_val"][i] = _float(row[vcol], path, line)
-                    cols[f"{key}_test"][i] = _float(row[tcol], path, line)
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"{path} is not a readable CSV file ({e}); re-download or re-export it") from None
+    with csv_rows(path, "an NB201") as (header, rows):
+        present = {ds: cols for ds, cols in CSV_COLUMNS.items() if all(c in header for c in cols)}
+        if not present:
+            raise DataError(f"{path} has no NB201 metric columns; expected e.g. "
+                            f"{', '.join(CSV_COLUMNS['cifar10'])}")
+        cols = {f"{COLUMN_KEY[ds]}_{kind}": nan_array(n) for ds in present for kind in ("val", "test")}
+        seen = np.zeros(n, dtype=bool)
+        for line, row in rows:
+            try:
+                i = space.index(space.parse(row["arch_str"]))
+            except Exception as e:
+                raise DataError(f"{path}, line {line}: {e}") from None
+            seen[i] = True
+            for ds, (vcol, tcol) in present.items():
+                key = COLUMN_KEY[ds]
+                cols[f"{key}_val"][i] = parse_float(row[vcol], f"{path}, line {line}")
+                cols[f"{key}_test"][i] = parse_float(row[tcol], f"{path}, line {line}")
     if not seen.any():
         raise DataError(f"{path} holds no architectures; the file is empty or truncated")
     return BenchmarkTable("nb201", n, cols, {"format": "csv", "rows": int(seen.sum())})
-
-
-def _float(text: str, path, line) -> float:
-    try:
-        return float(text) if text not in ("", None) else np.nan
-    except ValueError:
-        raise DataError(f"{path}, line {line}: '{text}' is not a number") from None
 
 
 def readers():

@@ -8,9 +8,11 @@ checksum, so a changed or replaced file is never answered from a stale cache.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -129,3 +131,30 @@ def cached(source: str | os.PathLike, kind: str, build: Callable[[], BenchmarkTa
         except OSError:
             pass  # a read-only cache only costs speed
     return table
+
+
+@contextmanager
+def csv_rows(path, what: str, key: str = "arch_str"):
+    """``(header, numbered rows)`` of a benchmark CSV whose rows are keyed by ``key``.
+
+    A missing key column, bytes that are not text and malformed CSV are one
+    ``DataError`` naming the file.
+    """
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            if key not in header:
+                raise DataError(f"{path} is not {what} table: it has no '{key}' column "
+                                f"(columns: {', '.join(header[:8]) or 'none'})")
+            yield header, enumerate(reader, start=2)
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{path} is not a readable CSV file ({e}); re-download or re-export it") from None
+
+
+def parse_float(text, where: str) -> float:
+    """A CSV cell as a float (empty: NaN); anything else is a ``DataError`` saying where."""
+    try:
+        return float(text) if text not in ("", None) else np.nan
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: '{text}' is not a number") from None

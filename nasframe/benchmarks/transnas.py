@@ -37,13 +37,12 @@ segmentsemantic    valid_acc           ``val_pixel_acc`` (pixel accuracy %, max;
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from nasframe.benchmarks import Benchmark, first_existing, nan_array
-from nasframe.benchmarks.table import BenchmarkTable, cached
+from nasframe.benchmarks.table import BenchmarkTable, cached, csv_rows, parse_float
 from nasframe.core.evaluator import Objective
 from nasframe.errors import ConfigError, DataError, DataNotFound
 from nasframe.spaces.transnas import TASKS, resolve_task
@@ -100,36 +99,21 @@ def _row_index(space, text, where: str) -> int:
 def read_csv(space, path: Path) -> BenchmarkTable:
     """``arch_str`` + ``<task>_val`` columns (any subset of the seven tasks)."""
     n = len(space)
-    try:
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f)
-            header = reader.fieldnames or []
-            if "arch_str" not in header:
-                raise DataError(f"{path} is not a TransNAS-Bench-101 table: it has no 'arch_str' column "
-                                f"(columns: {', '.join(header[:8])})")
-            tasks = [t for t in TASKS if f"{t}_val" in header]
-            if not tasks:
-                raise DataError(f"{path} has no TransNAS-Bench-101 metric columns; expected <task>_val "
-                                f"for tasks among {', '.join(TASKS)}")
-            cols = {f"{t}_val": nan_array(n) for t in tasks}
-            seen = np.zeros(n, dtype=bool)
-            for line, row in enumerate(reader, start=2):
-                i = _row_index(space, row["arch_str"], f"{path}, line {line}")
-                seen[i] = True
-                for t in tasks:
-                    cols[f"{t}_val"][i] = _float(row[f"{t}_val"], f"{path}, line {line}")
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"{path} is not a readable CSV file ({e}); re-download or re-export it") from None
+    with csv_rows(path, "a TransNAS-Bench-101") as (header, rows):
+        tasks = [t for t in TASKS if f"{t}_val" in header]
+        if not tasks:
+            raise DataError(f"{path} has no TransNAS-Bench-101 metric columns; expected <task>_val "
+                            f"for tasks among {', '.join(TASKS)}")
+        cols = {f"{t}_val": nan_array(n) for t in tasks}
+        seen = np.zeros(n, dtype=bool)
+        for line, row in rows:
+            i = _row_index(space, row["arch_str"], f"{path}, line {line}")
+            seen[i] = True
+            for t in tasks:
+                cols[f"{t}_val"][i] = parse_float(row[f"{t}_val"], f"{path}, line {line}")
     if not seen.any():
         raise DataError(f"{path} holds no architectures; the file is empty or truncated")
     return BenchmarkTable(space.name, n, cols, {"format": "csv", "rows": int(seen.sum()), "epoch_mode": "final"})
-
-
-def _float(text, where: str) -> float:
-    try:
-        return float(text) if text not in ("", None) else np.nan
-    except (TypeError, ValueError):
-        raise DataError(f"{where}: '{text}' is not a number") from None
 
 
 def load_pth(path: Path) -> dict:
