@@ -12,6 +12,7 @@ import bz2
 import os
 import pickle
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from nasframe.errors import DataError
@@ -88,21 +89,31 @@ def _open_maybe_bz2(path: Path):
     return bz2.open(path, "rb") if compressed else open(path, "rb")
 
 
-def load_pickle(path: Path):
+# what unpickling a damaged file raises
+_DAMAGED = (EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
+            IndexError, KeyError, ImportError)
+
+
+@contextmanager
+def _reading(path: Path):
+    """Turn the ways reading a big benchmark file fails into one ``DataError`` with the fix."""
     try:
-        with _open_maybe_bz2(path) as fh:
-            if trusted():
-                return pickle.load(fh)
-            return _SafeUnpickler(fh, path).load()
+        yield
     except DataError:
         raise
     except MemoryError:
         raise DataError(f"not enough memory to read {path}; convert it once on a larger machine "
                         "(python -m nasframe.data convert) and copy the cached table") from None
-    except (EOFError, OSError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError,
-            KeyError, ImportError) as e:
+    except _DAMAGED as e:
         raise DataError(f"{path} is truncated or corrupt ({type(e).__name__}: {first_line(e)}); "
                         f"{fix_hint(path)}") from None
+
+
+def load_pickle(path: Path):
+    with _reading(path), _open_maybe_bz2(path) as fh:
+        if trusted():
+            return pickle.load(fh)
+        return _SafeUnpickler(fh, path).load()
 
 
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # first pickle of torch.save's pre-1.6 format
@@ -124,13 +135,13 @@ def load_torch_file(path: Path):
         except Exception as e:  # torch raises many types for damaged files
             raise DataError(f"{path} is truncated or corrupt ({type(e).__name__}: {first_line(e)}); "
                             f"{fix_hint(path)}") from None
-    try:
+    with _reading(path):
         with open(path, "rb") as fh:
             zipped = fh.read(4) == b"PK\x03\x04"  # torch >= 1.6 writes a zip archive
             if not zipped:
                 fh.seek(0)
                 if _SafeUnpickler(fh, path).load() != TORCH_LEGACY_MAGIC:
-                    raise DataError(f"{path} is not a file written by torch.save; is it an NB201 .pth?")
+                    raise DataError(f"{path} is not a file written by torch.save; is it an official benchmark .pth?")
                 _SafeUnpickler(fh, path).load()  # protocol version
                 _SafeUnpickler(fh, path).load()  # system info
                 return _SafeUnpickler(fh, path).load()
@@ -140,15 +151,6 @@ def load_torch_file(path: Path):
                 raise DataError(f"{path} is a zip file but not one written by torch.save (no data.pkl)")
             with archive.open(name) as fh:
                 return _SafeUnpickler(fh, path).load()
-    except DataError:
-        raise
-    except MemoryError:
-        raise DataError(f"not enough memory to read {path}; convert it once on a larger machine "
-                        "(python -m nasframe.data convert) and copy the cached table") from None
-    except (EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError, ImportError) as e:
-        raise DataError(f"{path} is truncated or corrupt ({type(e).__name__}: {first_line(e)}); "
-                        f"{fix_hint(path)}") from None
 
 
 def first_line(e: Exception) -> str:
