@@ -21,22 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.stats import kendalltau, spearmanr
 from tqdm import tqdm
 
-from nasframe.analysis.correlate import choose_archs
+from nasframe.analysis.correlate import choose_archs, rank_correlations
 from nasframe.evaluators.eproxy import EproxyEvaluator
 from nasframe.evaluators.lookup import BenchmarkLookup
 from nasframe.spaces.nb201 import NB201Space
-
-
-def corr(x, y) -> dict:
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 3:
-        return {"spearman": math.nan, "kendall": math.nan, "n": int(ok.sum())}
-    return {"spearman": float(spearmanr(x[ok], y[ok])[0]), "kendall": float(kendalltau(x[ok], y[ok])[0]),
-            "n": int(ok.sum())}
 
 
 def main() -> None:
@@ -90,7 +80,7 @@ def main() -> None:
               "seconds_per_arch": float(np.mean(col("seconds"))) if rows else math.nan}
     print(f"{len(rows)} NB201 archs (CIFAR-10); genome {ev.genome}; inputs: {ev.describe()['inputs']}")
     for name in ("eproxy", "params", "flops"):
-        result[name] = {"val": corr(col(name), col("val")), "test": corr(col(name), col("test"))}
+        result[name] = {"val": rank_correlations(col(name), col("val")), "test": rank_correlations(col(name), col("test"))}
         r = result[name]
         print(f"{name:7s} val ρ={r['val']['spearman']:.4f} τ={r['val']['kendall']:.4f}   "
               f"test ρ={r['test']['spearman']:.4f} τ={r['test']['kendall']:.4f}  (n={r['val']['n']})")

@@ -85,7 +85,7 @@ def percentile_column(runs: list[RunRecord]):
 
 
 def plot_anytime(runs, keys, path: Path) -> None:
-    from nasframe.analysis.plots import _pyplot
+    from nasframe.analysis.plots import _pyplot, finish_figure
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -99,11 +99,7 @@ def plot_anytime(runs, keys, path: Path) -> None:
     obj = runs[0].summary["objectives"][0]
     ax.set_xlabel("queries")
     ax.set_ylabel(f"best {obj['name']} so far (mean ± std)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    finish_figure(fig, ax, path)
 
 
 def main(argv=None) -> int:

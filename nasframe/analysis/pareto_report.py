@@ -92,7 +92,7 @@ def report(root: Path, plot: Path | None, keys=("strategy",)) -> dict:
 
 
 def draw(truth, runs, objectives, keys, path: Path) -> None:
-    from nasframe.analysis.plots import _pyplot
+    from nasframe.analysis.plots import _pyplot, finish_figure
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
@@ -111,11 +111,7 @@ def draw(truth, runs, objectives, keys, path: Path) -> None:
         ax.scatter(pts[:, x], pts[:, y], s=6, alpha=0.35, color=line.get_color())
     ax.set_xlabel(f"{objectives[x].name} ({objectives[x].direction})")
     ax.set_ylabel(f"{objectives[y].name} ({objectives[y].direction})")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    finish_figure(fig, ax, path)
 
 
 def main(argv=None) -> int:

@@ -14,6 +14,15 @@ def _pyplot():
     return plt
 
 
+def finish_figure(fig, ax, path) -> None:
+    """Grid, legend, tight layout, PNG, close: how every nasframe plot ends."""
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(Path(path), dpi=110)
+    _pyplot().close(fig)
+
+
 def best_so_far(history, objective, phase: str = "search"):
     """Per search query: best visible value so far, and a report value of that incumbent."""
     best, best_u, inc = [], -math.inf, None
@@ -40,8 +49,4 @@ def plot_run(history, objective, path, title: str = "") -> None:
     ax.set_xlabel("queries")
     ax.set_ylabel(f"{objective.name} {('(' + objective.unit + ')') if objective.unit else ''}")
     ax.set_title(title or "best so far")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(Path(path), dpi=110)
-    plt.close(fig)
+    finish_figure(fig, ax, path)
