@@ -34,6 +34,7 @@ from typing import Sequence
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from nasframe.errors import ArchitectureError, ConfigError
 from nasframe.spaces.nb201 import EDGES, OPS
@@ -65,11 +66,25 @@ class ResNetReduction(nn.Module):
         return self.conv_b(self.conv_a(x)) + self.shortcut(x)
 
 
+class AvgPool3x3(nn.AvgPool2d):
+    """NB201's avg_pool_3x3 (stride 1, padding excluded from the mean), computed as a depthwise
+    convolution with a ones kernel divided by each window's count. Same values to float rounding;
+    ATen's CPU avg_pool2d forward + backward is ~7x slower and took 60% of an Eproxy evaluation."""
+
+    def __init__(self):
+        super().__init__(3, stride=1, padding=1, count_include_pad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c, h, w = x.shape[-3:]
+        counts = F.conv2d(x.new_ones((1, 1, h, w)), x.new_ones((1, 1, 3, 3)), padding=1)
+        return F.conv2d(x, x.new_ones((c, 1, 3, 3)), padding=1, groups=c) / counts
+
+
 def _cell_op(name: str, c: int, variant: str) -> nn.Module:
     if name == "skip_connect":
         return nn.Identity()
     if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        return AvgPool3x3()
     kernel = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}[name]
     if variant == "zc":
         return ReLUConvBN(c, c, kernel, 1, kernel // 2, affine=False, track_running_stats=False, bias=True)
