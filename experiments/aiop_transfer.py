@@ -16,6 +16,17 @@ MAE is in task units (top-1 %, SSIM, negative L2 loss, pixel accuracy %).
 Pre-training runs once (seed 0) and is cached in the output folder; seeds vary
 adapter training, fine-tuning and the pre-training-free parts.
 
+Cross-space row: the same micro-trained models (pre-trained backbone + micro
+K-adapters) evaluated on TransNAS-Bench-101 *macro* graphs, with the same 20-label
+calibration / fine-tuning protocol, when a macro table is given (``--macro-table``:
+the official ``transnas-bench_v10141024.pth`` or ``tnb101_macro_final_val.csv``;
+by default one found under ``--data`` is used).
+
+Defaults are the full protocol: all 15,625 NB201 graphs for 40 pre-training
+epochs, 5 seeds, 520 target archs per task (20 calibration + 500 evaluated: a
+stable SRCC) and 1,000 adapter archs. Graphs to build for TNB micro: 520 per
+target task (6 tasks) + 1,000 for the knowledge task = 4,120, cached across runs.
+
     python experiments/aiop_transfer.py --data /work/shared/data
 
 writes ``experiments/aiop_transfer/{results.json,tables.md,scatter_<task>.png}``.
@@ -33,11 +44,12 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from nasframe.benchmarks import find_benchmark
+from nasframe.errors import ConfigError, DataError
 from nasframe.graphs import GraphCache
 from nasframe.predictors.adapters import AIOPPredictor
 from nasframe.predictors.gnn import PackedGraphs
 from nasframe.spaces.nb201 import NB201Space
-from nasframe.spaces.transnas import TransNASMicroSpace
+from nasframe.spaces.transnas import TransNASMacroSpace, TransNASMicroSpace
 
 TASKS = ("class_object", "class_scene", "room_layout", "jigsaw", "autoencoder", "normal", "segmentsemantic")
 UNITS = {"class_object": "top-1 %", "class_scene": "top-1 %", "jigsaw": "top-1 %", "autoencoder": "SSIM",
@@ -49,6 +61,9 @@ OUT = Path(__file__).resolve().parent / "aiop_transfer"
 
 def arch_sets(space, n_target: int, n_adapter: int, seed: int = 2023):
     """Disjoint random target and adapter-training architectures (fixed for all seeds)."""
+    if n_target + n_adapter > len(space):
+        raise ConfigError(f"--n-target {n_target} + --n-adapter {n_adapter} exceed the {len(space)} archs of "
+                          f"{space.name}; the two sets must be disjoint")
     perm = np.random.default_rng(seed).permutation(len(space))
     targets = [space[int(i)] for i in perm[:n_target]]
     adapter = [space[int(i)] for i in perm[len(perm) - n_adapter:]]  # from the other end: independent of n_target
@@ -108,30 +123,101 @@ def pretrained(args, root) -> AIOPPredictor:
     return p
 
 
+def baselines(g, y, calib, test, syn=None) -> dict:
+    """Seed-free rank baselines mapped to task units by the calibration labels."""
+    out = {}
+    flops = PackedGraphs(g).gflops
+    out["FLOPs"] = metrics(score_to_units(flops, flops[calib], y[calib])[test], y[test])
+    if syn is not None:
+        s = np.log(np.maximum(syn, 1e-30))
+        out["synflow"] = metrics(score_to_units(s, s[calib], y[calib])[test], y[test])
+    return out
+
+
+def transfer(p: AIOPPredictor, task, knowledge, g, y, calib, test, finetune_mode) -> tuple:
+    """GNN, GNN + Eqs. 4&5, AIO-P zero-shot and fine-tuned on one target; ``p`` is left untouched.
+
+    Returns (metrics per method, with the fine-tuned model under ``_model``), zero-shot and
+    fine-tuned predictions on the evaluated archs.
+    """
+    gc, gt = g[calib], g[test]
+    out = {}
+    bare = copy.deepcopy(p)
+    bare.use, bare.net.adapters = [], type(bare.net.adapters)()
+    out["GNN"] = metrics(bare.predict(gt, scaler=bare.source_scaler), y[test])
+    bare.calibrate(gc, y[calib])
+    out["GNN + Eqs. 4&5"] = metrics(bare.predict(gt), y[test])
+    aio = copy.deepcopy(p).calibrate(gc, y[calib], use=[k for k in knowledge if k != task])
+    zero = aio.predict(gt)
+    out["AIO-P"] = metrics(zero, y[test])
+    aio.finetune(gc, y[calib], mode=finetune_mode)
+    ft = aio.predict(gt)
+    out["AIO-P FT"] = metrics(ft, y[test])
+    out["_model"] = aio
+    return out, zero, ft
+
+
+def macro_source(args) -> Path | None:
+    """The macro table: --macro-table, else one under --data (official .pth or the tabular CSV)."""
+    from nasframe.benchmarks.transnas import locate
+
+    if args.macro_table is not None:
+        path = Path(args.macro_table).expanduser()
+        if not path.exists():
+            raise ConfigError(f"--macro-table {path} does not exist; point it at transnas-bench_v10141024.pth "
+                              f"or tnb101_macro_final_val.csv")
+        return path
+    return locate(Path(args.data), TransNASMacroSpace())
+
+
+def macro_targets(path: Path, tasks, n_target: int, calib: int, seed: int = 2023) -> tuple[dict, dict]:
+    """Per task: (archs, labels) of up to ``n_target`` labelled macro archs; and why a task is skipped."""
+    space = TransNASMacroSpace()
+    out, skipped = {}, {}
+    for t in tasks:
+        try:
+            col = find_benchmark(space, t, path=path).table.column(f"{t}_val")
+        except DataError as e:  # a table covering only some tasks
+            skipped[t] = str(e).split(";")[0]
+            continue
+        have = np.flatnonzero(np.isfinite(col))
+        if len(have) < calib + 3:
+            skipped[t] = f"{len(have)} labelled macro archs, need at least {calib + 3}"
+            continue
+        pick = np.random.default_rng(seed).permutation(have)[:n_target]
+        out[t] = ([space[int(i)] for i in pick], col[pick].astype(np.float64))
+    return out, skipped
+
+
 def run(args) -> dict:
     root = Path(args.data)
     args.out.mkdir(parents=True, exist_ok=True)
+    knowledge = list(args.knowledge)
+    target_tasks = [t for t in (args.targets or TASKS) if t not in knowledge]
+    macro_path = macro_source(args)
     base = pretrained(args, root)
     space = TransNASMicroSpace()
     targets, adapter_archs = arch_sets(space, args.n_target, args.n_adapter)
     calib, test = slice(0, args.calib), slice(args.calib, None)
-    knowledge = list(args.knowledge)
-    target_tasks = [t for t in (args.targets or TASKS) if t not in knowledge]
     graphs = {t: GraphCache(space, t).many(targets, workers=args.workers) for t in target_tasks}
     truth = {t: labels(space, t, targets, root) for t in target_tasks}
     k_graphs = {k: GraphCache(space, k).many(adapter_archs, workers=args.workers) for k in knowledge}
     k_y = {k: labels(space, k, adapter_archs, root) for k in knowledge}
+    macro, macro_skipped = {}, {}
+    if macro_path is not None:
+        sets, macro_skipped = macro_targets(macro_path, target_tasks, args.n_target, args.calib)
+        mspace = TransNASMacroSpace()
+        macro = {t: (GraphCache(mspace, t).many(a, workers=args.workers), y) for t, (a, y) in sets.items()}
 
     results = {t: {m: [] for m in METHODS} for t in target_tasks}
+    mresults = {t: {m: [] for m in METHODS} for t in macro}
     scatter = {}
     for t in target_tasks:  # seed-free baselines
-        y = truth[t]
-        flops = PackedGraphs(graphs[t]).gflops
-        results[t]["FLOPs"].append(metrics(score_to_units(flops, flops[calib], y[calib])[test], y[test]))
-        syn = synflow_scores(root, t, targets)
-        if syn is not None:
-            s = np.log(np.maximum(syn, 1e-30))
-            results[t]["synflow"].append(metrics(score_to_units(s, s[calib], y[calib])[test], y[test]))
+        for m, r in baselines(graphs[t], truth[t], calib, test, synflow_scores(root, t, targets)).items():
+            results[t][m].append(r)
+    for t, (g, y) in macro.items():
+        for m, r in baselines(g, y, calib, test).items():
+            mresults[t][m].append(r)
     for seed in args.seeds:
         p = AIOPPredictor.load(base.save(args.out / "_tmp_base.pt"))
         p.seed, p.adapter_epochs, p.finetune_epochs, p.progress = seed, args.adapter_epochs, args.finetune_epochs, True
@@ -140,32 +226,33 @@ def run(args) -> dict:
             p.add_adapter(k, k_graphs[k], k_y[k])
         print(f"seed {seed}: adapters {knowledge} trained in {time.time() - start:.0f} s")
         for t in target_tasks:
-            g, y = graphs[t], truth[t]
-            gc, gt = g[calib], g[test]
-            bare = copy.deepcopy(p)
-            bare.use, bare.net.adapters = [], type(bare.net.adapters)()
-            results[t]["GNN"].append(metrics(bare.predict(gt, scaler=bare.source_scaler), y[test]))
-            bare.calibrate(gc, y[calib])
-            results[t]["GNN + Eqs. 4&5"].append(metrics(bare.predict(gt), y[test]))
-            aio = copy.deepcopy(p).calibrate(gc, y[calib], use=[k for k in knowledge if k != t])
-            zero = aio.predict(gt)
-            results[t]["AIO-P"].append(metrics(zero, y[test]))
-            aio.finetune(gc, y[calib], mode=args.finetune_mode)
-            ft = aio.predict(gt)
-            results[t]["AIO-P FT"].append(metrics(ft, y[test]))
+            out, zero, ft = transfer(p, t, knowledge, graphs[t], truth[t], calib, test, args.finetune_mode)
+            aio = out.pop("_model")
+            for m, r in out.items():
+                results[t][m].append(r)
             if seed == args.seeds[0]:
-                scatter[t] = (y[test], zero, ft)
+                scatter[t] = (truth[t][test], zero, ft)
                 if args.save_model and t == args.save_task:
                     aio.save(args.save_model)
                     print(f"saved the {t}-calibrated, fine-tuned seed-{seed} model to {args.save_model}")
             print(f"seed {seed} {t}: AIO-P srcc {results[t]['AIO-P'][-1]['srcc']:.3f} "
                   f"FT {results[t]['AIO-P FT'][-1]['srcc']:.3f}  ({time.time() - start:.0f} s)")
+        for t, (g, y) in macro.items():
+            out, _, _ = transfer(p, t, knowledge, g, y, calib, test, args.finetune_mode)
+            out.pop("_model")
+            for m, r in out.items():
+                mresults[t][m].append(r)
+            print(f"seed {seed} macro {t}: AIO-P srcc {mresults[t]['AIO-P'][-1]['srcc']:.3f} "
+                  f"FT {mresults[t]['AIO-P FT'][-1]['srcc']:.3f}  ({time.time() - start:.0f} s)")
     (args.out / "_tmp_base.pt").unlink(missing_ok=True)
+    cross = {"table": None if macro_path is None else str(macro_path), "results": mresults,
+             "n_target": {t: len(y) for t, (_, y) in macro.items()}, "skipped": macro_skipped}
     summary = {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-               "results": results}
+               "results": results, "cross_space": cross}
     (args.out / "results.json").write_text(json.dumps(summary, indent=1))
-    write_tables(results, args, args.out / "tables.md")
-    plot_scatter(scatter, args.plot_task if args.plot_task in scatter else next(iter(scatter)), args.out)
+    write_tables(results, args, args.out / "tables.md", cross)
+    if scatter:
+        plot_scatter(scatter, args.plot_task if args.plot_task in scatter else next(iter(scatter)), args.out)
     return summary
 
 
@@ -176,7 +263,29 @@ def _cell(runs, key, fmt):
     return f"{fmt.format(v.mean())} ± {fmt.format(v.std())}" if len(v) > 1 else fmt.format(v[0])
 
 
-def write_tables(results, args, path: Path) -> None:
+def _metric_tables(rows: dict, missing: dict, label) -> list[str]:
+    """MAE and SRCC tables; ``missing`` rows (task -> reason) are listed, not dropped."""
+    lines = []
+    for key, title, fmt in (("mae", "MAE (task units, lower is better)", "{:.4g}"),
+                            ("srcc", "SRCC (higher is better)", "{:.3f}")):
+        lines += [f"### {title}", "", "| task | unit | " + " | ".join(METHODS) + " |",
+                  "|---|---|" + "---|" * len(METHODS)]
+        for t in [t for t in TASKS if t in rows or t in missing]:
+            if t in rows:
+                cells = " | ".join(_cell(rows[t][m], key, fmt) for m in METHODS)
+            else:
+                cells = " | ".join([missing[t]] + ["—"] * (len(METHODS) - 1))
+            lines.append(f"| {label(t)} | {UNITS[t]} | {cells} |")
+        if key == "srcc" and rows:
+            means = {m: np.mean([np.mean([r["srcc"] for r in per[m]]) for per in rows.values() if per[m]])
+                     for m in METHODS if any(per[m] for per in rows.values())}
+            lines.append(f"| **mean ({len(rows)} task{'s' * (len(rows) > 1)})** | | "
+                         + " | ".join(f"{means[m]:.3f}" if m in means else "—" for m in METHODS) + " |")
+        lines.append("")
+    return lines
+
+
+def write_tables(results, args, path: Path, cross: dict | None = None) -> None:
     lines = ["# AIO-P transfer on TransNAS-Bench-101 micro",
              "",
              f"Knowledge (adapter) task(s): {', '.join(args.knowledge)}; pre-training: {args.n_pretrain} NB201 "
@@ -185,19 +294,22 @@ def write_tables(results, args, path: Path) -> None:
              f"adapter on {args.n_adapter} archs, {args.adapter_epochs} epochs; fine-tuning {args.finetune_epochs} "
              f"epochs ({args.finetune_mode}); seeds {list(args.seeds)} (mean ± std).",
              "FLOPs and synflow are seed-free (one value); synflow is NASLib's (shared data zip), classification "
-             "tasks only.", ""]
-    for key, title, fmt in (("mae", "MAE (task units, lower is better)", "{:.4g}"),
-                            ("srcc", "SRCC (higher is better)", "{:.3f}")):
-        lines += [f"## {title}", "", "| task | unit | " + " | ".join(METHODS) + " |",
-                  "|---|---|" + "---|" * len(METHODS)]
-        for t, per in results.items():
-            lines.append(f"| {t} | {UNITS[t]} | " + " | ".join(_cell(per[m], key, fmt) for m in METHODS) + " |")
-        means = {m: np.mean([np.mean([r["srcc"] for r in per[m]]) for per in results.values() if per[m]])
-                 for m in METHODS if any(per[m] for per in results.values())}
-        if key == "srcc":
-            lines.append("| **mean** | | " + " | ".join(f"{means[m]:.3f}" if m in means else "—" for m in METHODS)
-                         + " |")
-        lines.append("")
+             "tasks only.", "", "## Micro targets (every non-knowledge task)", ""]
+    not_run = {t: "not run (left out by --targets)" for t in TASKS
+               if t not in args.knowledge and t not in results}
+    lines += _metric_tables(results, not_run, lambda t: t)
+    lines += ["## Cross-space: trained on micro, evaluated on macro graphs", ""]
+    if not cross or cross.get("table") is None:
+        lines += ["Needs a TransNAS-Bench-101 macro table: pass --macro-table PATH "
+                  "(transnas-bench_v10141024.pth or tnb101_macro_final_val.csv) or put one under --data "
+                  "transnasbench101/. None was given or found, so this row is empty.", ""]
+    else:
+        n = cross["n_target"]
+        lines += [f"Macro table {cross['table']}; per task up to {args.n_target} labelled macro archs "
+                  f"({', '.join(f'{t}: {k}' for t, k in n.items()) or 'none'}), the first {args.calib} for "
+                  "scaling statistics / fine-tuning; same models as the micro table (no macro training).", ""]
+        lines += _metric_tables(cross["results"], {t: f"skipped: {why}" for t, why in cross["skipped"].items()},
+                                lambda t: f"macro {t}")
     path.write_text("\n".join(lines))
     print("\n".join(lines))
 
@@ -232,12 +344,17 @@ def main(argv=None):
     ap.add_argument("--targets", nargs="+", default=None, help="target tasks (default: all non-knowledge)")
     ap.add_argument("--n-pretrain", type=int, default=15625, help="NB201 graphs for pre-training")
     ap.add_argument("--pretrain-epochs", type=int, default=40)
-    ap.add_argument("--n-target", type=int, default=60, help="target archs per task (incl. the calibration set)")
-    ap.add_argument("--n-adapter", type=int, default=100, help="archs the adapter trains on (disjoint from targets)")
+    ap.add_argument("--n-target", type=int, default=520,
+                    help="target archs per task, incl. the calibration set (520 = 20 + 500 evaluated)")
+    ap.add_argument("--n-adapter", type=int, default=1000,
+                    help="knowledge-task archs the adapter trains on (disjoint from targets)")
     ap.add_argument("--calib", type=int, default=20)
     ap.add_argument("--adapter-epochs", type=int, default=100)
     ap.add_argument("--finetune-epochs", type=int, default=100)
     ap.add_argument("--finetune-mode", choices=("full", "adaproxy"), default="full")
+    ap.add_argument("--macro-table", type=Path, default=None,
+                    help="TransNAS macro table (official .pth or tnb101_macro_final_val.csv) for the cross-space "
+                         "row; default: one found under --data")
     ap.add_argument("--workers", type=int, default=1, help="processes building graphs")
     ap.add_argument("--retrain", action="store_true", help="ignore a cached pre-trained backbone")
     ap.add_argument("--save-model", type=Path, default=None, help="save a calibrated model for evaluator=aiop")

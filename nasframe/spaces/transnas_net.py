@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
+from torch import fx, nn
 
 BASE_CHANNELS = 64
 CELLS_PER_MODULE = 2
@@ -159,6 +159,8 @@ class Backbone(nn.Module):
 
 def _kaiming_init(module: nn.Module) -> None:
     for m in module.modules():
+        if getattr(getattr(m, "weight", None), "is_meta", False):
+            continue  # built on the meta device for graph extraction: no values to draw (and meta RNG is slow)
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
         elif isinstance(m, nn.BatchNorm2d):
@@ -246,16 +248,25 @@ class EncoderDecoder(nn.Module):
         return self.decoder(self.encoder(x))
 
 
+JIGSAW_TILES, JIGSAW_TILE_SIZE = 9, 64
+
+
 class SiameseNetwork(EncoderDecoder):
-    """Jigsaw: input (batch, tiles, 3, H, W); one shared backbone per tile, channel concat, head."""
+    """Jigsaw: input (batch, tiles, 3, H, W); one shared backbone per tile, channel concat, head.
+
+    The tile count is the constant the head was built for, not read from the input, so
+    torch.fx traces the forward symbolically (graph extraction's fast path).
+    """
 
     def forward(self, x):
-        if x.dim() != 5:
-            raise ValueError(f"jigsaw input must be (batch, tiles, 3, H, W), got {tuple(x.shape)}")
-        return self.decoder(torch.cat([self.encoder(x[:, i]) for i in range(x.shape[1])], dim=1))
+        if not isinstance(x, fx.Proxy):  # a traced input has no concrete shape to check
+            _check_tiles(x)
+        return self.decoder(torch.cat([self.encoder(x[:, i]) for i in range(JIGSAW_TILES)], dim=1))
 
 
-JIGSAW_TILES, JIGSAW_TILE_SIZE = 9, 64
+def _check_tiles(x: torch.Tensor) -> None:
+    if x.dim() != 5 or x.shape[1] != JIGSAW_TILES:
+        raise ValueError(f"jigsaw input must be (batch, {JIGSAW_TILES} tiles, 3, H, W), got {tuple(x.shape)}")
 
 
 def build_network(code: str, task: str) -> nn.Module:
