@@ -147,6 +147,46 @@ class AnyNetSpace(SearchSpace, Mutable, Relaxable, Buildable):
             g.append(options[int(rng.integers(len(options)))])
         return AnyNetArch(tuple(d), tuple(w), tuple(b), tuple(g))
 
+    def sample_in_range(self, rng: np.random.Generator, lo: float, hi: float, cost=None, moves: int = 300,
+                        restarts: int = 50) -> AnyNetArch:
+        """A random architecture whose ``cost`` (default: ``flops``) lies in [lo, hi]: draw, then repair.
+
+        Rejection is hopeless here (about 1 in 2,000-4,500 uniform draws lands in
+        400 MF ± 5%), so a uniform draw is walked into the interval: each move
+        picks a random stage and scales its depth or width by the remaining
+        cost ratio (width by its square root, since a stage's MACs grow about
+        quadratically in width), at least one step, and repairs the groups to
+        the nearest valid divisor. ``cost`` must grow with depth and width
+        (FLOPs, params). Typically a few dozen cost evaluations per sample.
+        """
+        if not 0 < lo <= hi:
+            raise ConfigError(f"sample_in_range needs 0 < lo <= hi, got [{lo}, {hi}]")
+        cost = cost or self.flops
+        mid = 0.5 * (lo + hi)
+        for _ in range(restarts):
+            a = self.sample(rng)
+            d, w, b, g = list(a.depths), list(a.widths), list(a.ratios), list(a.groups)
+            for _ in range(moves):
+                f = cost(a)
+                if lo <= f <= hi:
+                    return a
+                r = mid / f
+                i = int(rng.integers(STAGES))
+                if rng.random() < 0.5:
+                    new = int(np.clip(round(d[i] * r), 1, self.max_depth))
+                    d[i] = new if new != d[i] else int(np.clip(d[i] + (1 if r > 1 else -1), 1, self.max_depth))
+                else:
+                    step = self.width_step
+                    new = int(np.clip(round(w[i] * r ** 0.5 / step) * step, self.min_width, self.max_width))
+                    if new == w[i]:
+                        new = int(np.clip(w[i] + (step if r > 1 else -step), self.min_width, self.max_width))
+                    w[i] = new
+                    if g[i] not in self.valid_groups(w[i], b[i]):
+                        g[i] = self._nearest_groups(g[i], w[i], b[i])
+                a = AnyNetArch(tuple(d), tuple(w), tuple(b), tuple(g))
+        raise ArchitectureError(f"no AnyNet architecture with cost in [{lo:g}, {hi:g}] found in {restarts} "
+                                f"repaired draws; the interval may lie outside what the bounds allow")
+
     def parse(self, text: str) -> AnyNetArch:
         if not isinstance(text, str):
             raise ArchitectureError(f"an AnyNet architecture string is expected, got {type(text).__name__}")

@@ -267,10 +267,23 @@ def gradient_pool(encoding, predictor, starts, steps: int, lr: float, milestones
     return score_pool(encoding, predictor, pool)
 
 
-def random_pool(encoding, predictor, space, rng, n: int, admit=None) -> dict:
-    """Random shooting: ``n`` random architectures scored by the predictor."""
-    archs = {space.sample(rng) for _ in range(n)}
-    return score_pool(encoding, predictor, [a for a in archs if admit is None or admit(a)])
+def random_pool(encoding, predictor, space, rng, n: int, admit=None, exclude=(), sample=None) -> dict:
+    """Random shooting (the paper's Fig. 4 baseline): ``n`` distinct random architectures scored by the predictor.
+
+    Draws until ``n`` distinct admitted architectures outside ``exclude`` are
+    found or ``20 n + 1000`` draws are spent (a small space may hold fewer);
+    ``sample(rng)`` replaces ``space.sample`` (e.g. a sampler inside a cost interval).
+    """
+    sample = sample or space.sample
+    archs: dict = {}
+    exclude = set(exclude)
+    for _ in range(20 * int(n) + 1000):
+        if len(archs) >= n:
+            break
+        a = sample(rng)
+        if a not in archs and a not in exclude and (admit is None or admit(a)):
+            archs[a] = None
+    return score_pool(encoding, predictor, list(archs))
 
 
 def score_pool(encoding, predictor, archs) -> dict:
@@ -289,7 +302,8 @@ class PredNAS(Strategy):
 
     def __init__(self, n_init: int = 30, top_k: int = 40, starts: int = 300, steps: int = 200,
                  lr: float = 0.02, lr_milestones=(1 / 3, 2 / 3), lr_gamma: float = 0.1, momentum: float = 0.9,
-                 search: str = "gradient", max_start_batches: int = 10, predictor: dict | None = None,
+                 search: str = "gradient", random_samples: int | None = None, max_start_batches: int = 10,
+                 predictor: dict | None = None,
                  cost: dict | None = None, threads: int | None = 1, refit_every: int | None = None):
         if int(n_init) < 2 or int(top_k) < 1 or int(starts) < 1 or int(steps) < 1 or not lr > 0:
             raise ConfigError(f"prednas needs n_init >= 2, top_k >= 1, starts >= 1, steps >= 1 and lr > 0, "
@@ -299,6 +313,9 @@ class PredNAS(Strategy):
         self.n_init, self.top_k, self.starts, self.steps = int(n_init), int(top_k), int(starts), int(steps)
         self.lr, self.lr_milestones, self.lr_gamma = float(lr), tuple(lr_milestones), float(lr_gamma)
         self.momentum, self.search = float(momentum), search
+        if random_samples is not None and int(random_samples) < 1:
+            raise ConfigError(f"prednas random_samples must be a positive integer or null, got {random_samples}")
+        self.random_samples = None if random_samples is None else int(random_samples)
         self.max_start_batches = int(max_start_batches)
         self.predictor_cfg = dict(predictor or {})
         self.threads = None if threads is None else int(threads)
@@ -388,12 +405,38 @@ class PredNAS(Strategy):
 
     # ------------------------------------------------------------ one round
 
+    def _interval(self):
+        """(lo, hi) of the cost target, or None without one."""
+        c = self.constraint
+        if c is None or c.target is None:
+            return None
+        return c.target - c.tolerance * abs(c.target), c.target + c.tolerance * abs(c.target)
+
+    def _direct_interval(self):
+        """The cost interval when the space can sample inside it directly, else None."""
+        interval = self._interval()
+        if interval is None or not hasattr(self.space, "sample_in_range") or \
+                self.cost_cfg.get("kind", "flops") not in ("flops", "params"):
+            return None
+        return interval
+
+    def _sample(self, rng=None):
+        """A random architecture, inside the cost interval when the space can draw there directly
+        (``sample_in_range``, e.g. AnyNet's draw-and-repair; for monotone costs such as FLOPs and params)."""
+        rng = rng if rng is not None else self.rng
+        interval = self._direct_interval()
+        if interval is not None:
+            a = self.space.sample_in_range(rng, *interval, cost=self.constraint.cost)
+            self.cost(a)  # cache it: ``inside`` asks next
+            return a
+        return self.space.sample(rng)
+
     def _random_unseen(self, exclude=(), tries: int = 2000):
         """A random architecture not asked yet, inside the cost interval when rejection finds one within
         ``tries`` draws (in a large size space the interval may be too rare: then any unseen one)."""
         fallback = None
         for _ in range(tries):
-            a = self.space.sample(self.rng)
+            a = self._sample()
             if a in self.asked or a in exclude:
                 continue
             if self.inside(a):
@@ -402,17 +445,29 @@ class PredNAS(Strategy):
         return fallback
 
     def _starts(self) -> list:
-        """Random ascent starts; under a cost target, drawn inside the interval where rejection finds them."""
+        """Random ascent starts; under a cost target, drawn inside the interval (directly when the space has
+        ``sample_in_range``, else where rejection finds them)."""
         out = []
         for _ in range(self.starts):
-            a = self.space.sample(self.rng)
+            a = self._sample()
             if self.constraint is not None and self.constraint.target is not None:
                 for _ in range(1000):
                     if self.inside(a):
                         break
-                    a = self.space.sample(self.rng)
+                    a = self._sample()
             out.append(a)
         return out
+
+    def _aux_archs(self, n: int) -> list:
+        """Training archs of the auxiliary cost predictor: uniform draws, or with a direct interval sampler
+        half of them spread over [lo/2, 2 hi] so the predictor resolves the cost where the ascent moves."""
+        interval = self._direct_interval()
+        if interval is None:
+            return [self.space.sample(self.rng) for _ in range(n)]
+        lo, hi = interval
+        near = [self.space.sample_in_range(self.rng, *sorted((lo * f, hi * f)), cost=self.constraint.cost)
+                for f in np.exp(self.rng.uniform(np.log(0.5), np.log(2.0), n // 2))]
+        return near + [self.space.sample(self.rng) for _ in range(n - len(near))]
 
     def _plan_round(self) -> None:
         import torch
@@ -445,8 +500,8 @@ class PredNAS(Strategy):
         if self.constraint is not None:
             admit = self.inside
             alphas = tuple(np.atleast_1d(np.asarray(self.cost_cfg.get("alpha", 1.0), dtype=np.float64)))
-            if self.search == "gradient" and any(alphas):
-                aux_archs = [self.space.sample(self.rng) for _ in range(int(self.cost_cfg.get("aux_samples", 300)))]
+            if any(alphas) and (self.search == "gradient" or self.random_samples is None):
+                aux_archs = self._aux_archs(int(self.cost_cfg.get("aux_samples", 300)))
                 self.aux = encoding.predictor(self.predictor_cfg, seed + 1).fit(
                     encoding.exact(aux_archs).numpy(), np.asarray([self.cost(a) for a in aux_archs]))
         pool: dict = {}
@@ -457,8 +512,13 @@ class PredNAS(Strategy):
                 starts = self._starts()
                 pool.update(gradient_pool(encoding, self.main, starts, self.steps, self.lr, self.lr_milestones,
                                           self.lr_gamma, self.momentum, self.aux, alphas, admit))
-            else:  # random shooting with the same number of predictor queries
-                pool.update(random_pool(encoding, self.main, self.space, self.rng, self.starts * self.steps, admit))
+            else:  # random shooting over as many models as the gradient ascent explores (paper, Sec. V-A)
+                n = self.random_samples
+                if n is None:  # count the distinct pool members the ascent would find from these starts
+                    n = len(gradient_pool(encoding, self.main, self._starts(), self.steps, self.lr,
+                                          self.lr_milestones, self.lr_gamma, self.momentum, self.aux, alphas, admit))
+                pool.update(random_pool(encoding, self.main, self.space, self.rng, n, admit,
+                                        exclude=set(pool) | self.asked, sample=self._sample))
             if sum(a not in self.asked for a in pool) >= self.top_k:
                 break
         ranked = sorted((a for a in pool if a not in self.asked), key=lambda a: -pool[a])[:self.top_k]

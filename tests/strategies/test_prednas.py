@@ -190,3 +190,74 @@ def test_bad_configs_say_what_to_fix(tmp_path):
     s.setup(NB201Space(), SyntheticNB201.objectives, np.random.default_rng(0))
     with pytest.raises(DataError, match="no column edgegpu_latency"):
         s.ask(1)
+
+
+class ParamsEvaluator(Evaluator):
+    """Data-free proxy objective for AnyNet: trainable parameters (millions)."""
+
+    objectives = (Objective("params"),)
+
+    def __init__(self, space):
+        self.space = space
+
+    def evaluate(self, archs):
+        return [checked({"params": self.space.params(a)}, self.objectives) for a in archs]
+
+
+def test_anynet_sample_in_range_is_inside_valid_and_varied():
+    from nasframe.spaces.anynet import AnyNetSpace
+
+    space = AnyNetSpace()
+    rng = np.random.default_rng(0)
+    archs = [space.sample_in_range(rng, 380.0, 420.0) for _ in range(40)]
+    assert all(380.0 <= space.flops(a) <= 420.0 and a in space for a in archs)
+    assert len(set(archs)) == len(archs)
+    params = [space.sample_in_range(rng, 4.0, 4.4, cost=space.params) for _ in range(5)]
+    assert all(4.0 <= space.params(a) <= 4.4 for a in params)
+    with pytest.raises(ConfigError, match="0 < lo <= hi"):
+        space.sample_in_range(rng, 420.0, 380.0)
+
+
+def test_flops_constrained_anynet_run_never_queries_outside_the_interval(tmp_path):
+    from nasframe.spaces.anynet import AnyNetSpace
+
+    space = AnyNetSpace()
+    cost = dict(kind="flops", target=400.0, tolerance=0.05, alpha=[0.5, 2.0], aux_samples=20)
+    strategy = PredNAS(n_init=6, top_k=6, starts=6, steps=10, lr_gamma=0.1,
+                       predictor={"epochs": 5, "width": 32}, cost=cost)
+    runner = Runner(space, ParamsEvaluator(space), strategy, Budget(queries=18), tmp_path / "any", seed=0,
+                    progress=False, plot=False)
+    result = runner.run()
+    archs = [space.parse(r["arch"]) for r in _history(tmp_path, "any")]
+    assert len(archs) == 18 and len(set(archs)) == 18
+    assert all(380.0 <= space.flops(a) <= 420.0 for a in archs)
+    assert 380.0 <= space.flops(space.parse(result.summary["recommended"])) <= 420.0
+    assert strategy.aux is not None and len(strategy.rounds) == 2
+
+
+def test_random_shooting_scores_as_many_models_as_the_ascent_explores():
+    from nasframe.strategies.prednas import gradient_pool, random_pool
+
+    space = NB201Space()
+    enc = TopologyEncoding(space)
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(6, 5))
+    grad = gradient_pool(enc, LinearScore(w), [space.sample(rng) for _ in range(10)], 30, 0.5, (1 / 3, 2 / 3),
+                         0.5, 0.9)
+    seen = set(list(grad)[:3])
+    rand = random_pool(enc, LinearScore(w), space, rng, len(grad), exclude=seen)
+    assert len(rand) == len(grad) and not seen & set(rand)
+    # a strategy with search=random and no random_samples matches the ascent's pool size per round
+    ev = SyntheticNB201(space)
+    s = PredNAS(**{**SMALL, "search": "random"})
+    s.setup(space, ev.objectives, np.random.default_rng(0))
+    first = s.ask(6)
+    s.tell(first, ev.evaluate(first))
+    assert len(s.ask(5)) == 5 and 5 <= s.rounds[0]["pool"] <= SMALL["starts"] * SMALL["steps"]
+    s = PredNAS(**{**SMALL, "search": "random", "random_samples": 37})  # an explicit number of models
+    s.setup(space, ev.objectives, np.random.default_rng(0))
+    init = s.ask(6)
+    s.tell(init, ev.evaluate(init))
+    assert len(s.ask(5)) == 5 and s.rounds[0]["pool"] == 37
+    with pytest.raises(ConfigError, match="random_samples"):
+        PredNAS(search="random", random_samples=0)
