@@ -9,8 +9,10 @@ Per seed it runs the normal runner (resumable: rerunning continues each run)::
 
 (population 40, tournament 10, mutation rate 0.2, 20 fitness archs drawn with
 the seed), then scores the best genome and the base genome on ``--heldout``
-NB201 archs that exclude the 20 fitness archs (pitfall P9) and prints both
-Spearman correlations with CIFAR-10 validation accuracy. ``--queries``,
+NB201 archs and prints both Spearman correlations with CIFAR-10 validation
+accuracy. The held-out set is one set for all seeds, drawn outside every
+seed's fitness archs (pitfall P9), so the base genome is scored once; held-out
+scores are appended to ``OUT/heldout.csv`` and a rerun continues from it. ``--queries``,
 ``--population``, ``--tournament`` and ``--fitness-archs`` shrink the
 protocol when the full one does not fit the time available; the printout says
 what ran.
@@ -18,6 +20,7 @@ what ran.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import subprocess
 import sys
@@ -35,12 +38,28 @@ from nasframe.spaces.eproxy_config import BASE_GENOME, load_genome
 from nasframe.spaces.nb201 import NB201Space
 
 
-def heldout_spearman(genome, archs, ev, truth) -> float:
-    scores = [ev.score(a, genome)[0] for a in tqdm(archs, desc="held-out", file=sys.stderr)]
-    acc = [truth.evaluate([a])[0].values["val_acc"] for a in archs]
-    s, a = np.array(scores), np.array(acc)
+def heldout_spearman(genome, archs, ev, truth, store: Path) -> float:
+    """Spearman of ``genome``'s Eproxy scores vs validation accuracy on ``archs``; scores are
+    appended to ``store`` (genome, arch, score, seconds) so an interrupted run resumes."""
+    done = {}
+    if store.exists():
+        with open(store) as f:
+            done = {(r["genome"], r["arch"]): float(r["score"]) for r in csv.DictReader(f)}
+    new = not store.exists()
+    with open(store, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["genome", "arch", "score", "seconds"])
+        if new:
+            w.writeheader()
+        for a in tqdm(archs, desc="held-out", file=sys.stderr):
+            if (str(genome), str(a)) not in done:
+                value, seconds, _ = ev.score(a, genome)
+                w.writerow({"genome": str(genome), "arch": str(a), "score": value, "seconds": seconds})
+                f.flush()
+                done[(str(genome), str(a))] = value
+    s = np.array([done[(str(genome), str(a))] for a in archs])
+    acc = np.array([truth.evaluate([a])[0].values["val_acc"] for a in archs])
     ok = np.isfinite(s)
-    return float(spearmanr(s[ok], a[ok])[0])
+    return float(spearmanr(s[ok], acc[ok])[0])
 
 
 def main() -> None:
@@ -59,6 +78,11 @@ def main() -> None:
     out = Path(args.out).resolve()
     space = NB201Space()
     truth = BenchmarkLookup(space, dataset="cifar10", root=args.data)
+    fitness_sets = {seed: choose_archs(space, args.fitness_archs, seed) for seed in args.seeds}  # as dps_fitness draws them
+    archs = choose_archs(space, args.heldout, 10_000, exclude=[a for s in fitness_sets.values() for a in s])
+    ev = EproxyEvaluator(space, root=args.data)
+    out.mkdir(parents=True, exist_ok=True)
+    store = out / "heldout.csv"
     results = []
     for seed in args.seeds:
         run_dir = out / f"seed{seed}"
@@ -71,13 +95,12 @@ def main() -> None:
         subprocess.run(cmd, check=True)
         summary = json.loads((run_dir / "summary.json").read_text())
         best = load_genome(str(run_dir / "summary.json"))
-        fit_archs = summary["evaluator"]["fitness_archs"]
+        if set(summary["evaluator"]["fitness_archs"]) != {str(a) for a in fitness_sets[seed]}:
+            raise RuntimeError(f"{run_dir}: the run's fitness archs are not the ones the held-out set excludes")
         history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
-        ev = EproxyEvaluator(space, root=args.data)
         base_fit = next((h["values"]["fitness"] for h in history if h["arch"] == str(BASE_GENOME)), None)
-        archs = choose_archs(space, args.heldout, 10_000 + seed, exclude=fit_archs)
-        r_best = heldout_spearman(best, archs, ev, truth)
-        r_base = heldout_spearman(BASE_GENOME, archs, ev, truth)
+        r_best = heldout_spearman(best, archs, ev, truth, store)
+        r_base = heldout_spearman(BASE_GENOME, archs, ev, truth, store)
         row = {"seed": seed, "evaluations": len(history), "best_fitness": summary["values"]["fitness"],
                "base_fitness_if_evaluated": base_fit, "best_genome": str(best),
                "heldout_n": len(archs), "heldout_spearman_best": r_best, "heldout_spearman_base": r_base}
