@@ -65,8 +65,8 @@ def main(argv=None):
     ap.add_argument("--budget-steps", type=int, default=50, help="ascent steps per start at the small budgets")
     ap.add_argument("--top", default="1,15,40", help="pool top-k sizes to report")
     ap.add_argument("--epochs", type=int, default=300, help="predictor epochs")
-    ap.add_argument("--out", default=None, help="folder for table.md, results.json and grad_vs_random.png")
-    ap.add_argument("--replot", action="store_true", help="only re-render table.md and the png from --out/results.json")
+    ap.add_argument("--out", default=None, help="folder for grad_vs_random.md, grad_vs_random.json and grad_vs_random.png")
+    ap.add_argument("--replot", action="store_true", help="only re-render grad_vs_random.md and the png from --out/grad_vs_random.json")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     space = NB201Space()
@@ -77,7 +77,7 @@ def main(argv=None):
     if any(s < 1 for s, _ in configs):
         raise SystemExit(f"every budget must be at least --budget-steps ({args.budget_steps})")
     if args.replot:
-        saved = json.loads((Path(args.out) / "results.json").read_text())
+        saved = json.loads((Path(args.out) / "grad_vs_random.json").read_text())
         rows = saved["rows"]
         for r in rows:
             r["top"] = {int(k): v for k, v in r["top"].items()}
@@ -118,10 +118,10 @@ def write(rows, args, tops, configs, wall):
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "table.md").write_text(table + "\n")
-        (out / "results.json").write_text(json.dumps({"args": vars(args), "wall_s": wall, "rows": rows}, indent=1))
+        (out / "grad_vs_random.md").write_text(table + "\n")
+        (out / "grad_vs_random.json").write_text(json.dumps({"args": vars(args), "wall_s": wall, "rows": rows}, indent=1))
         plot(rows, args, tops, configs, out / "grad_vs_random.png")
-        print(f"wrote {out}/table.md, results.json, grad_vs_random.png")
+        print(f"wrote {out}/grad_vs_random.md, grad_vs_random.json, grad_vs_random.png")
 
 
 def _cells(rows, k, which):
