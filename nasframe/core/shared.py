@@ -314,16 +314,25 @@ class SharedStudy:
 
     def _reserve_slot(self) -> int | None:
         import sqlalchemy as sa
+        from optuna.trial import TrialState
 
-        self._fail_stale()
-        with self.engine.begin() as conn:
-            rows = conn.execute(sa.select(self.slots.c.slot, self.slots.c.trial_id)
-                                .where(self.slots.c.study == self.name)).all()
-        taken = {s: t for s, t in rows}
-        free = [s for s in range(self.limit) if s not in taken]
-        failed = [s for s, t in taken.items() if self._free(t)] if not free else []
-        if not free and not failed:
-            return None
+        while True:
+            self._fail_stale()
+            with self.engine.begin() as conn:
+                rows = conn.execute(sa.select(self.slots.c.slot, self.slots.c.trial_id)
+                                    .where(self.slots.c.study == self.name)).all()
+            taken = {s: t for s, t in rows}
+            free = [s for s in range(self.limit) if s not in taken]
+            failed = [s for s, t in taken.items() if self._free(t)] if not free else []
+            if free or failed:
+                break
+            # Every slot is taken. One still running in another worker either completes or, if that
+            # worker died, goes stale and is failed: wait, so the study's budget is never left short.
+            with self._lock:
+                mine = set(self._open_trials)
+            if not any(t not in mine and self._state(t) == TrialState.RUNNING for t in taken.values()):
+                return None
+            time.sleep(self.poll_seconds)
         tid = self._new_trial()
         for s in free + sorted(failed):
             ok, _ = self._take(self.slots, {"study": self.name, "slot": s}, tid)
