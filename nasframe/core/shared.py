@@ -323,14 +323,18 @@ class SharedStudy:
                                     .where(self.slots.c.study == self.name)).all()
             taken = {s: t for s, t in rows}
             free = [s for s in range(self.limit) if s not in taken]
-            failed = [s for s, t in taken.items() if self._free(t)] if not free else []
-            if free or failed:
+            failed = []
+            if free:
+                break
+            states = {s: self._state(t) for s, t in taken.items()}  # one read per trial per poll
+            failed = [s for s, state in states.items() if state == TrialState.FAIL]
+            if failed:
                 break
             # Every slot is taken. One still running in another worker either completes or, if that
             # worker died, goes stale and is failed: wait, so the study's budget is never left short.
             with self._lock:
                 mine = set(self._open_trials)
-            if not any(t not in mine and self._state(t) == TrialState.RUNNING for t in taken.values()):
+            if not any(taken[s] not in mine and state == TrialState.RUNNING for s, state in states.items()):
                 return None
             time.sleep(self.poll_seconds)
         tid = self._new_trial()
