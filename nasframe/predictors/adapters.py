@@ -31,6 +31,9 @@ from nasframe.predictors.scaling import LabelScaler
 
 log = logging.getLogger(__name__)
 
+# fine-tuning lengths (epochs) that cross-validated fine-tuning chooses from (always with 0 and the maximum)
+FINETUNE_CHECKPOINTS = (0, 10, 25, 50)
+
 
 class KAdapter(nn.Module):
     def __init__(self, layers: int = 6):
@@ -77,8 +80,9 @@ def _fit(net: nn.Module, params: list, data: PackedGraphs, y: np.ndarray, *, thr
 
 def _train(net: nn.Module, params: list, data: PackedGraphs, y: np.ndarray, *, forward, epochs: int,
            batch_size: int, lr: float, clip: float, seed: int, dev: tuple | None = None, desc: str = "",
-           progress: bool = False, extra_loss=None) -> dict:
-    """Adam on MSE of scaled labels; keeps the best-dev weights when ``dev`` = (PackedGraphs, y) is given."""
+           progress: bool = False, extra_loss=None, on_epoch=None) -> dict:
+    """Adam on MSE of scaled labels; keeps the best-dev weights when ``dev`` = (PackedGraphs, y) is given;
+    ``on_epoch(epoch)`` runs after every epoch."""
     rng = np.random.default_rng(seed)
     opt = torch.optim.Adam(params, lr=lr)
     yt = torch.as_tensor(y, dtype=torch.float32)
@@ -111,6 +115,9 @@ def _train(net: nn.Module, params: list, data: PackedGraphs, y: np.ndarray, *, f
             if dev_mse < best:
                 best, best_state = dev_mse, copy.deepcopy(net.state_dict())
         history.append(record)
+        if on_epoch is not None:
+            on_epoch(epoch + 1)
+            net.train()
         bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k != "epoch"})
     if best_state is not None:
         net.load_state_dict(best_state)
@@ -196,24 +203,46 @@ class AIOPPredictor(Predictor):
         self.adapter_scalers[name] = scaler
         return self
 
-    def calibrate(self, graphs: Sequence[ComputeGraph], y, use: Sequence[str] | None = None) -> "AIOPPredictor":
-        """Zero-shot transfer: the target's label statistics from a few labelled architectures."""
+    def calibrate(self, graphs: Sequence[ComputeGraph], y, use: Sequence[str] | None = None,
+                  scaling: str | None = None) -> "AIOPPredictor":
+        """Zero-shot transfer: the target's label statistics from a few labelled architectures
+        (with ``scaling``, default the predictor's own)."""
         data = PackedGraphs(graphs)
-        self.target_scaler = LabelScaler(self.scaling).fit(np.asarray(y, dtype=np.float64), data.gflops)
+        self.target_scaler = LabelScaler(scaling or self.scaling).fit(np.asarray(y, dtype=np.float64), data.gflops)
         self.use = None if use is None else list(use)
         return self
 
     def finetune(self, graphs: Sequence[ComputeGraph], y, epochs: int | None = None, mode: str = "full",
-                 adaproxy_lambda: float = 1e-3) -> "AIOPPredictor":
+                 adaproxy_lambda: float = 1e-3, select_folds: int = 0) -> "AIOPPredictor":
         """Fine-tune on the calibration architectures (batch 1).
 
         ``full``: backbone GNN layers and base/adapter heads train, node embedding and
         adapter bodies stay frozen (everything trains when there are no adapters).
         ``adaproxy``: only a scale ``alpha`` and a sparse vector ``b`` on the final
         layer's weights train, ``w <- (alpha + b) * w`` with an L1 penalty on ``b``.
+
+        ``select_folds`` = k > 1 chooses how long to fine-tune (0 up to ``epochs``, from
+        ``FINETUNE_CHECKPOINTS``) by k-fold cross-validation on these same architectures:
+        the count whose pooled out-of-fold predictions rank best (Spearman; ties to the
+        shorter). 100 epochs at batch 1 on 20 graphs can overfit and undo the zero-shot
+        ranking; 0 keeps the zero-shot model. Only the calibration labels are used.
         """
         if self.target_scaler is None:
             self.calibrate(graphs, y, self.use)
+        epochs = int(epochs or self.finetune_epochs)
+        if mode not in ("full", "adaproxy"):
+            from nasframe.errors import ConfigError
+
+            raise ConfigError(f"unknown fine-tuning mode '{mode}'; choose full or adaproxy")
+        if select_folds and select_folds > 1:
+            epochs = self._cv_epochs(graphs, np.asarray(y, dtype=np.float64), epochs, mode, adaproxy_lambda,
+                                     int(select_folds))
+        if epochs > 0:
+            self._finetune(graphs, y, epochs, mode, adaproxy_lambda)
+        self.log.setdefault("finetune", {})["epochs"] = epochs
+        return self
+
+    def _finetune(self, graphs, y, epochs: int, mode: str, adaproxy_lambda: float, on_epoch=None) -> None:
         data = PackedGraphs(graphs)
         z = self.target_scaler.transform(np.asarray(y, dtype=np.float64), data.gflops)
         use = list(self.net.adapters) if self.use is None else self.use
@@ -227,21 +256,45 @@ class AIOPPredictor(Predictor):
             if not use:
                 self.net.base.requires_grad_(True)
             params = [p for p in self.net.parameters() if p.requires_grad]
-        elif mode == "adaproxy":
-            params, extra = _adaproxy(heads, adaproxy_lambda)
         else:
-            from nasframe.errors import ConfigError
-
-            raise ConfigError(f"unknown fine-tuning mode '{mode}'; choose full or adaproxy")
+            params, extra = _adaproxy(heads, adaproxy_lambda)
         with seeded(self.seed + 4):
             self.log["finetune"] = _fit(self.net, params, data, z, forward=lambda b: self.net(b, use=use),
-                                        epochs=epochs or self.finetune_epochs, batch_size=1, lr=self.lr,
-                                        clip=self.clip, seed=self.seed, desc="finetune", progress=self.progress, threads=self.threads,
-                                        extra_loss=extra)
+                                        epochs=epochs, batch_size=1, lr=self.lr, clip=self.clip, seed=self.seed,
+                                        desc="finetune", progress=self.progress, threads=self.threads,
+                                        extra_loss=extra, on_epoch=on_epoch)
         if mode == "adaproxy":
             _adaproxy_bake(heads)
         self.net.requires_grad_(True)
-        return self
+
+    def _cv_epochs(self, graphs, y: np.ndarray, epochs: int, mode: str, lam: float, folds: int) -> int:
+        """Fine-tuning length by k-fold cross-validation on the calibration set (see ``finetune``)."""
+        from scipy.stats import spearmanr
+
+        n = len(y)
+        folds = min(folds, n)
+        if n < 4:
+            return epochs  # too few to hold any out
+        candidates = [e for e in FINETUNE_CHECKPOINTS if e < epochs] + [epochs]
+        oof = {e: np.full(n, np.nan) for e in candidates}
+        order = np.random.default_rng(self.seed + 5).permutation(n)
+        for k in range(folds):
+            held = order[k::folds]
+            fit = np.setdiff1d(order, held)
+            clone = copy.deepcopy(self)
+            clone.progress = False
+            held_graphs = PackedGraphs([graphs[i] for i in held])
+            oof[0][held] = clone.predict_scaled(held_graphs)
+
+            def record(epoch, clone=clone, held=held, held_graphs=held_graphs):
+                if epoch in oof:
+                    oof[epoch][held] = clone.predict_scaled(held_graphs)
+
+            clone._finetune([graphs[i] for i in fit], y[fit], epochs, mode, lam, on_epoch=record)
+        scores = {e: float(np.nan_to_num(spearmanr(oof[e], y)[0], nan=-1.0)) for e in candidates}
+        best = max(candidates, key=lambda e: (scores[e], -e))
+        self.log["finetune_cv"] = {"folds": folds, "srcc": scores, "epochs": best}
+        return best
 
     # ------------------------------------------------------------ inference
 

@@ -9,6 +9,7 @@ architectures of a transfer.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy as np
 from nasframe.errors import ConfigError
 
 MODES = ("none", "stand", "stand_flops")
+log = logging.getLogger(__name__)
 
 
 def flops_factor(gflops) -> np.ndarray:
@@ -42,6 +44,11 @@ class LabelScaler:
             self.mean, self.std = 0.0, 1.0
             return self
         z = self._divided(y, gflops)
+        if self.mode == "stand_flops" and np.any(np.asarray(y) < 0):
+            # Eq. 5 was made for positive metrics (accuracy, AP, mIoU): dividing a negative
+            # label by the FLOPs factor raises it for bigger networks, the opposite direction.
+            log.warning("stand_flops (Eq. 5) fitted on negative labels: the FLOPs factor favours bigger networks "
+                        "here, unlike on positive metrics; scaling='stand' avoids the sign flip")
         if len(z) == 0:
             raise ValueError("label scaling needs at least one labelled architecture")
         self.mean = float(z.mean())

@@ -2,6 +2,7 @@
 import argparse
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,9 @@ REPO = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("aiop_transfer", REPO / "experiments" / "aiop_transfer.py")
 recipe = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(recipe)
+sys.modules.setdefault("aiop_transfer", recipe)
+if str(REPO / "experiments") not in sys.path:  # --jobs workers are spawned and import the recipe by name
+    sys.path.append(str(REPO / "experiments"))
 
 METRIC = {"class_scene": ("valid_top1", "test_top1"), "segmentsemantic": ("valid_acc", "test_acc")}
 MACRO_ARCHS = ("64-1114-basic", "64-1214-basic", "64-2314-basic", "64-4114-basic", "64-1234-basic",
@@ -43,7 +47,7 @@ def macro_pth(path: Path, tasks=("class_scene", "segmentsemantic")) -> dict:
 def args_for(tmp_path, **kw):
     a = dict(knowledge=["class_object"], n_pretrain=24, pretrain_epochs=1, n_target=8, calib=4, n_adapter=10,
              adapter_epochs=1, finetune_epochs=1, finetune_mode="full", seeds=(1,), macro_table=None,
-             data=str(tmp_path / "no-data"))
+             data=str(tmp_path / "no-data"), scaling="stand", finetune_select_folds=5, jobs=1, base=None)
     a.update(kw)
     return argparse.Namespace(**a)
 
@@ -162,3 +166,16 @@ def test_tiny_end_to_end_run_has_jigsaw_and_the_macro_row(shared_data, tmp_path)
     text = (out / "tables.md").read_text()
     assert "| jigsaw | top-1 % | " in text and "| macro class_scene |" in text
     assert (out / "scatter_jigsaw.png").exists()
+
+
+@pytest.mark.data
+@pytest.mark.slow  # ~20 s idle: the tiny recipe twice
+def test_seeds_in_parallel_processes_give_the_serial_results(shared_data, tmp_path):
+    common = ["--data", str(shared_data), "--seeds", "1", "2", "--targets", "class_scene", "--n-pretrain", "24",
+              "--pretrain-epochs", "1", "--n-target", "12", "--calib", "8", "--n-adapter", "10",
+              "--adapter-epochs", "2", "--finetune-epochs", "3", "--finetune-select-folds", "4"]
+    recipe.main(common + ["--out", str(tmp_path / "serial")])
+    base = tmp_path / "serial" / "pretrained_nb201_n24_e1.pt"
+    recipe.main(common + ["--out", str(tmp_path / "jobs"), "--jobs", "2", "--base", str(base)])
+    serial, jobs = (json.loads((tmp_path / d / "results.json").read_text())["results"] for d in ("serial", "jobs"))
+    assert serial == jobs  # every metric of every seed, and the fine-tuning lengths CV chose

@@ -135,6 +135,49 @@ def test_adaproxy_finetune_trains_only_the_output_scale(graphs):
     assert changed == ["adapters.a.head.5.weight"]
 
 
+def _calibrated(graphs, y):
+    p = AIOPPredictor(epochs=3, adapter_epochs=3, finetune_epochs=12, lr=3e-3, seed=5)
+    p.pretrain(graphs[:60], y[:60])
+    p.add_adapter("a", graphs[:60], y[:60])
+    return p.calibrate(graphs[60:80], y[60:80])
+
+
+def test_cross_validated_finetuning_picks_the_best_length_and_then_trains_exactly_that(graphs):
+    import copy
+
+    from scipy.stats import spearmanr
+
+    y = target(graphs)
+    p = _calibrated(graphs, y)
+    ref = copy.deepcopy(p)
+    p.finetune(graphs[60:80], y[60:80], select_folds=4)
+    cv = p.log["finetune_cv"]
+    assert cv["folds"] == 4 and set(cv["srcc"]) == {0, 10, 12}  # checkpoints below the maximum, and the maximum
+    best = max(cv["srcc"].values())
+    assert cv["epochs"] == min(e for e, r in cv["srcc"].items() if r == best)  # ties go to the shorter
+    assert p.log["finetune"]["epochs"] == cv["epochs"]
+    # the final model is the plain fine-tune of the chosen length: CV only chooses, it leaves no trace
+    if cv["epochs"]:
+        ref.finetune(graphs[60:80], y[60:80], epochs=cv["epochs"])
+    assert np.allclose(p.predict(graphs[80:]), ref.predict(graphs[80:]))
+    # the pooled out-of-fold score at 0 epochs is the zero-shot model's own Spearman on the 20
+    zero = _calibrated(graphs, y)
+    assert cv["srcc"][0] == pytest.approx(spearmanr(zero.predict_scaled(graphs[60:80]), y[60:80])[0])
+
+
+def test_cross_validation_choosing_zero_epochs_keeps_the_zero_shot_model(graphs, monkeypatch):
+    y = target(graphs)
+    p = _calibrated(graphs, y)
+    before = {k: v.clone() for k, v in p.net.state_dict().items()}
+    monkeypatch.setattr("nasframe.predictors.adapters.FINETUNE_CHECKPOINTS", (0,))
+    monkeypatch.setattr(AIOPPredictor, "_finetune", lambda self, *a, **k: (_ for _ in ()).throw(AssertionError)
+                        if not k.get("on_epoch") else None)  # folds may train; the final model must not
+    # the folds record nothing past 0 epochs, so every longer length scores -1 and 0 wins
+    p.finetune(graphs[60:80], y[60:80], select_folds=4)
+    assert p.log["finetune_cv"]["epochs"] == 0 and p.log["finetune"]["epochs"] == 0
+    assert all(torch.equal(v, before[k]) for k, v in p.net.state_dict().items())
+
+
 def test_missing_model_file_is_a_clear_error(tmp_path):
     from nasframe.errors import DataNotFound
 
