@@ -262,7 +262,7 @@ def run(args) -> dict:
     root = Path(args.data)
     args.out.mkdir(parents=True, exist_ok=True)
     args.macro_path = macro_source(args)
-    base = pretrained(args, root)
+    pretrained(args, root)  # trains and saves the backbone when the file is missing
     args.base_file = str(base_path(args))
     d = prepare(args)
     target_tasks, calib, test = d["target_tasks"], slice(0, args.calib), slice(args.calib, None)
