@@ -239,7 +239,9 @@ class AIOPPredictor(Predictor):
                                      int(select_folds))
         if epochs > 0:
             self._finetune(graphs, y, epochs, mode, adaproxy_lambda)
-        self.log.setdefault("finetune", {})["epochs"] = epochs
+        else:  # no earlier fine-tuning's history may stand in for this call's
+            self.log["finetune"] = {}
+        self.log["finetune"]["epochs"] = epochs
         return self
 
     def _finetune(self, graphs, y, epochs: int, mode: str, adaproxy_lambda: float, on_epoch=None) -> None:
