@@ -283,7 +283,8 @@ class EproxyEvaluator(Evaluator):
         self._macs_max = macs_max
         self.threads = threads
         self._images = None
-        self._cache: dict[tuple, tuple] = {}
+        self._cache: dict[tuple, tuple] = {}  # (arch, training key, seeds) -> (final loss, seconds, failure)
+        self._macs: dict[str, float] = {}
 
     # ------------------------------------------------------------ inputs
 
@@ -300,7 +301,9 @@ class EproxyEvaluator(Evaluator):
     def macs(self, arch) -> float:
         from nasframe.spaces.flops import count_flops
 
-        return float(count_flops(backbone_taps(self.space, arch), (3, 32, 32)))
+        if str(arch) not in self._macs:
+            self._macs[str(arch)] = float(count_flops(backbone_taps(self.space, arch), (3, 32, 32)))
+        return self._macs[str(arch)]
 
     @property
     def macs_max(self) -> float:
@@ -345,21 +348,22 @@ class EproxyEvaluator(Evaluator):
         return curve
 
     def score(self, arch, genome: EproxyGenome | None = None) -> tuple[float, float, str | None]:
-        """(score, seconds, failure); cached per (arch, genome, data seed, seed)."""
+        """(score, seconds, failure). The final loss is cached per (arch, genome's training key,
+        data seed, seed), so genomes that differ only in ``alpha`` or in unused slots train once."""
         genome = genome or self.genome
-        key = (str(arch), str(genome), self.data_seed, self.seed)
+        key = (str(arch), genome.training_key, self.data_seed, self.seed)
         if key not in self._cache:
             t0 = time.perf_counter()
             try:
                 with torch_threads(self.threads):
-                    s_final = self.loss_curve(arch, genome)[-1]
-                if genome.alpha != 0:
-                    s_final *= 1 - genome.alpha * self.macs(arch) / self.macs_max
-                value, err = -s_final, None
+                    s_final, err = self.loss_curve(arch, genome)[-1], None
             except Exception as e:  # one architecture failing must not stop a search
-                value, err = float("nan"), f"eproxy failed: {type(e).__name__}: {e}"
-            self._cache[key] = (value, time.perf_counter() - t0, err)
-        return self._cache[key]
+                s_final, err = float("nan"), f"eproxy failed: {type(e).__name__}: {e}"
+            self._cache[key] = (s_final, time.perf_counter() - t0, err)
+        s_final, seconds, err = self._cache[key]
+        if genome.alpha != 0 and err is None:
+            s_final *= 1 - genome.alpha * self.macs(arch) / self.macs_max
+        return -s_final, seconds, err
 
     def evaluate(self, archs: Sequence) -> list[Evaluation]:
         out = []

@@ -69,6 +69,13 @@ class EproxyGenome(Architecture):
     def used_slots(self) -> tuple[Slot, ...]:
         return self.slots[:self.branches]
 
+    @property
+    def training_key(self) -> str:
+        """What the proxy training depends on: every gene but ``alpha`` (it only rescales the final
+        loss) and the unused slots (they build nothing). Genomes with one key share loss curves."""
+        return (f"lr={self.lr:g};branches={self.branches};init_net={self.init_net};"
+                f"init_barrier={self.init_barrier};slots=" + "|".join(map(str, self.used_slots)))
+
 
 _UNUSED = Slot((0, 0, 0, 0, 0), 1, 1, 16, 16, 1.0)
 #: The reference's base configuration ("Eproxy" before DPS, methods §3.5).

@@ -169,3 +169,20 @@ def test_base_genome_runs_on_nb201_taps_with_expected_shapes():
     assert [f.shape[1:] for f in feats] == [(64, 8, 8), (32, 16, 16), (16, 32, 32)]
     net = ProxyNet(taps, BASE_GENOME)
     assert [p.shape for p in net(torch.randn(2, 3, 32, 32))] == [(2, 512, 8, 8)]
+
+
+def test_genomes_differing_only_in_alpha_or_unused_slots_train_once_with_identical_scores():
+    from dataclasses import replace
+
+    g = replace(GENOME, alpha=0.3)
+    twin = replace(g, alpha=-0.2, slots=g.slots[:2] + (Slot((1, 1, 1, 1, 1), 7, 7, 512, 512, 2.0),))  # slot 2 unused
+    assert twin.training_key == g.training_key and str(twin) != str(g)
+    assert replace(g, lr=0.5).training_key != g.training_key
+    ev = evaluator(macs_max=4.0 * Width(8).w)
+    s_g = ev.score(Width(8), g)
+    s_twin = ev.score(Width(8), twin)
+    assert len(ev._cache) == 1  # the twin reused the loss curve
+    fresh = evaluator(macs_max=4.0 * Width(8).w)
+    assert fresh.score(Width(8), twin)[::2] == s_twin[::2]  # score and failure bit-identical to a fresh training
+    final = -s_g[0] / (1 - 0.3 * ev.macs(Width(8)) / ev.macs_max)
+    assert s_twin[0] == pytest.approx(-final * (1 + 0.2 * ev.macs(Width(8)) / ev.macs_max), rel=1e-12)
