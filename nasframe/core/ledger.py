@@ -74,6 +74,8 @@ class Ledger:
         self.config_path = self.dir / "config.json"
         self.plot_path = self.dir / "best_so_far.png"
         self._file = None
+        self._pending: list[bytes] = []  # recorded lines after the checkpoint, not yet replayed
+        self._offset = 0  # bytes of history the run has confirmed or written
 
     # ------------------------------------------------------------- opening
 
@@ -110,10 +112,14 @@ class Ledger:
             checkpoint = self.load_checkpoint()
             history = read_history(self.history_path)
         atomic_write_json(self.config_path, config)
-        # Rewrite history with complete lines only; the runner re-appends the
-        # lines after the checkpoint as it replays them.
-        keep = history[: checkpoint["records"]] if checkpoint else []
-        atomic_write_bytes(self.history_path, b"".join(self._line(r) for r in keep))
+        # Rewrite history with complete lines only. The runner re-appends the
+        # lines after the checkpoint as it replays them; they stay on disk
+        # meanwhile (``append`` steps over each one it rewrites unchanged), so
+        # a kill during the replay loses nothing.
+        lines = [self._line(r) for r in history]
+        keep = checkpoint["records"] if checkpoint else 0
+        atomic_write_bytes(self.history_path, b"".join(lines))
+        self._pending, self._offset = lines[keep:], sum(map(len, lines[:keep]))
         self._file = open(self.history_path, "ab")
         return checkpoint, history
 
@@ -134,8 +140,19 @@ class Ledger:
         return (json.dumps(record, sort_keys=True) + "\n").encode()
 
     def append(self, record: dict) -> None:
-        self._file.write(self._line(record))
+        line = self._line(record)
+        if self._pending:
+            if line == self._pending[0]:  # a replayed record, already on disk
+                self._pending.pop(0)
+                self._offset += len(line)
+                return
+            # the run went another way than the recorded one: its unreplayed tail goes
+            self._file.flush()
+            os.truncate(self.history_path, self._offset)
+            self._pending = []
+        self._file.write(line)
         self._file.flush()
+        self._offset += len(line)
 
     def save_checkpoint(self, state: dict) -> None:
         atomic_write_bytes(self.checkpoint_path, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))

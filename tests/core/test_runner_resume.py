@@ -89,3 +89,18 @@ def test_rerun_into_unfinished_folder_without_resume_is_refused(shared_data, tmp
     assert cli(base_args(shared_data, out), {"KILL_AT": "10"}).returncode == -9
     r = cli(base_args(shared_data, out))
     assert r.returncode == 2 and "resume=true" in r.stderr
+
+
+@pytest.mark.data
+def test_ledger_alone_resumes_and_a_kill_during_the_replay_loses_nothing(shared_data, reference, tmp_path):
+    """A run folder moved without its checkpoint (history.jsonl and config.json, as committed DPS runs
+    are) replays from the first query; killed mid-replay, it still holds every recorded line."""
+    out = tmp_path / "run"
+    assert cli(base_args(shared_data, out), {"KILL_AT": "45"}).returncode == -9
+    recorded = history(out)
+    assert len(recorded) == 45
+    (out / "checkpoint.pkl").unlink()
+    assert cli(base_args(shared_data, out, ["resume=true"]), {"KILL_AT": "20"}).returncode == -9  # in the replay
+    assert history(out) == recorded
+    assert cli(base_args(shared_data, out, ["resume=true"])).returncode == 0
+    assert history(out) == history(reference)
