@@ -8,6 +8,8 @@ multi-objective study, so NSGA-II searches for the Pareto front.
 """
 from __future__ import annotations
 
+import _thread
+import copyreg
 import math
 
 from nasframe.core.evaluator import fitness
@@ -16,6 +18,11 @@ from nasframe.core.strategy import Strategy
 from nasframe.errors import ArchitectureError, ConfigError
 
 SAMPLERS = ("tpe", "cmaes", "nsgaii", "random")
+
+# Optuna 5's samplers hold a thread lock, which neither deepcopy (state_dict) nor pickle (the
+# checkpoint) can copy; a copied or unpickled sampler gets a fresh, unlocked lock of its own instead.
+copyreg.pickle(_thread.LockType, lambda lock: (_thread.allocate_lock, ()))
+copyreg.pickle(_thread.RLock, lambda lock: (_thread.RLock, ()))
 
 
 class OptunaSampler(Strategy):
