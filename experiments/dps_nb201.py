@@ -156,6 +156,7 @@ def run_task(task, args) -> dict:
 
 def write_report(out: Path, args, runs: list[dict], base: dict) -> str:
     best_val = np.array([r["heldout_val"] for r in runs])
+    sd = best_val.std(ddof=1) if len(runs) > 1 else 0.0
     lines = [f"# DPS on NB201 CIFAR-10 ({len(runs)} seeds)", "",
              f"`python experiments/dps_nb201.py --seeds {' '.join(map(str, args.seeds))} --jobs {args.jobs} "
              f"--data DATA`", "",
@@ -172,7 +173,7 @@ def write_report(out: Path, args, runs: list[dict], base: dict) -> str:
                      f"{r['heldout_val']:.3f} | {base['heldout_val']:.3f} | {r['heldout_test']:.3f} | "
                      f"{base['heldout_test']:.3f} |")
     lines += [f"| mean ± sd | | {np.mean([r['best_fitness'] for r in runs]):.3f} | "
-              f"{np.mean([r['base_fitness'] for r in runs]):.3f} | {best_val.mean():.3f} ± {best_val.std(ddof=1) if len(runs) > 1 else 0:.3f} | "
+              f"{np.mean([r['base_fitness'] for r in runs]):.3f} | {best_val.mean():.3f} ± {sd:.3f} | "
               f"{base['heldout_val']:.3f} | {np.mean([r['heldout_test'] for r in runs]):.3f} | "
               f"{base['heldout_test']:.3f} |", "",
               f"Baselines on the same held-out archs (ρ vs validation): params {base['params_val']:.3f}, "
@@ -192,7 +193,8 @@ def plot(out: Path, runs: list[dict], base: dict, n_fitness: int) -> None:
     for r in runs:
         ax1.plot(np.maximum.accumulate(r["fitness_curve"]), label=f"seed {r['seed']} best so far")
         ax1.axhline(r["base_fitness"], ls=":", lw=1, color=ax1.lines[-1].get_color())
-    ax1.set(xlabel="evaluated genomes", ylabel=f"fitness (Spearman, {n_fitness} archs)", title="DPS search (dotted: base genome)")
+    ax1.set(xlabel="evaluated genomes", ylabel=f"fitness (Spearman, {n_fitness} archs)",
+            title="DPS search (dotted: base genome)")
     ax1.grid(alpha=0.3)
     ax1.legend(fontsize=7, loc="lower right")
     x = np.arange(len(runs))
