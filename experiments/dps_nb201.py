@@ -231,13 +231,13 @@ def main() -> None:
         ap.error(f"--data {args.data} is not a folder; give the folder that holds nasbench201/")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tasks = list(args.seeds) + ["base"]
+    tasks = ["base"] + list(args.seeds)  # the base genome first: it waits for no search
     if args.jobs == 1:
         results = [run_task(t, args) for t in tasks]
     else:
         with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
             results = list(pool.map(run_task, tasks, [args] * len(tasks)))
-    runs, base = results[:-1], results[-1]
+    base, runs = results[0], results[1:]
     (out / "summary.json").write_text(json.dumps({"args": vars(args) | {"data": "DATA", "out": "OUT"},
                                                   "runs": runs, "base": base}, indent=1))
     plot(out, runs, base, args.fitness_archs)
