@@ -41,6 +41,10 @@ RESERVED_SEEDS = range(10)  # their fitness archs never enter the held-out set
 HELDOUT_SEED = 10_000
 
 
+class Incomplete(Exception):
+    """--report-only met a search or a score file that is not finished yet."""
+
+
 def search_command(seed: int, args) -> list[str]:
     return [sys.executable, "-m", "nasframe", "space=eproxy_config", "strategy=dps", "evaluator=dps_fitness",
             f"budget.queries={args.queries}", f"seed={seed}", f"data.root={args.data}",
@@ -77,6 +81,8 @@ def scores(genome, archs, store: Path, args, label: str) -> np.ndarray:
         with open(store) as f:
             done = {r["arch"]: float(r["score"]) for r in csv.DictReader(f)}
     todo = [a for a in archs if str(a) not in done]
+    if todo and args.report_only:
+        raise Incomplete(f"{label}: {len(archs) - len(todo)} of {len(archs)} scored")
     if todo:
         ev = EproxyEvaluator(NB201Space(), dataset="cifar10", root=args.data, threads=args.threads)
         new = not store.exists()
@@ -130,8 +136,13 @@ def seed_task(seed: int, args) -> dict:
     space = NB201Space()
     run_dir = Path(args.out) / f"seed{seed}"
     cmd = search_command(seed, args)
-    print(" ".join(cmd), file=sys.stderr, flush=True)
-    subprocess.run(cmd, check=True)
+    if not args.report_only:
+        print(" ".join(cmd), file=sys.stderr, flush=True)
+    if not args.report_only:
+        subprocess.run(cmd, check=True)
+    elif not (run_dir / "summary.json").exists():
+        done = len((run_dir / "history.jsonl").read_text().splitlines()) if (run_dir / "history.jsonl").exists() else 0
+        raise Incomplete(f"seed {seed}: search at {done} of {args.queries} genomes")
     summary = json.loads((run_dir / "summary.json").read_text())
     fit_archs = fitness_archs(space, args.fitness_archs, seed)
     if summary["evaluator"]["fitness_archs"] != [str(a) for a in fit_archs]:
@@ -154,12 +165,12 @@ def run_task(task, args) -> dict:
     return base_task(args) if task == "base" else seed_task(task, args)
 
 
-def write_report(out: Path, args, runs: list[dict], base: dict) -> str:
+def write_report(out: Path, args, runs: list[dict], base: dict, missing=()) -> str:
     best_val = np.array([r["heldout_val"] for r in runs])
     sd = best_val.std(ddof=1) if len(runs) > 1 else 0.0
-    lines = [f"# DPS on NB201 CIFAR-10 ({len(runs)} seeds)", "",
-             f"`python experiments/dps_nb201.py --seeds {' '.join(map(str, args.seeds))} --jobs {args.jobs} "
-             f"--data DATA`", "",
+    lines = [f"# DPS on NB201 CIFAR-10 ({len(runs)} seed{'s' if len(runs) != 1 else ''} finished)", "",
+             f"`python experiments/dps_nb201.py --seeds {' '.join(map(str, args.seeds))} --jobs 2 --data DATA` "
+             "(results do not depend on `--jobs`)", "",
              f"{args.queries} evaluated genomes per seed (population {args.population}, tournament "
              f"{args.tournament}, mutation rate 0.2); fitness = Spearman with validation accuracy on "
              f"{args.fitness_archs} archs drawn with the seed; held-out: {base['heldout_n']} other archs, "
@@ -179,7 +190,11 @@ def write_report(out: Path, args, runs: list[dict], base: dict) -> str:
               f"Baselines on the same held-out archs (ρ vs validation): params {base['params_val']:.3f}, "
               f"flops {base['flops_val']:.3f}.", "", "Best genomes:", ""]
     lines += [f"- seed {r['seed']}: `{r['best_genome']}`" for r in runs]
-    lines += [f"- base: `{base['genome']}`", "", "![DPS](dps_nb201.png)", ""]
+    lines += [f"- base: `{base['genome']}`", ""]
+    if missing:
+        lines += ["Not finished yet (rerun the command to continue; `--report-only` reports what is done):", ""]
+        lines += [f"- {m}" for m in missing] + [""]
+    lines += ["![DPS](dps_nb201.png)", ""]
     text = "\n".join(lines)
     (out / "results.md").write_text(text)
     return text
@@ -223,6 +238,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads per task")
     ap.add_argument("--jobs", type=int, default=1, help="tasks run at a time, one process each")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    ap.add_argument("--report-only", action="store_true",
+                    help="compute nothing: report the seeds whose search and scores are finished")
     args = ap.parse_args()
     args.data, args.out = str(Path(args.data).resolve()), str(Path(args.out).resolve())
     if args.jobs < 1 or args.threads < 1:
@@ -231,8 +248,21 @@ def main() -> None:
         ap.error(f"--data {args.data} is not a folder; give the folder that holds nasbench201/")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    missing: list[str] = []
     tasks = ["base"] + list(args.seeds)  # the base genome first: it waits for no search
-    if args.jobs == 1:
+    if args.report_only:
+        results = []
+        for t in tasks:
+            try:
+                results.append(run_task(t, args))
+            except Incomplete as e:
+                missing.append(str(e))
+        print("\n".join(f"not finished: {m}" for m in missing), file=sys.stderr)
+        if not results or results[0].get("genome") is None:
+            sys.exit("nothing to report: the base genome's held-out scores are not finished")
+        if len(results) == 1:
+            sys.exit("nothing to report: no seed has finished its search and held-out scores")
+    elif args.jobs == 1:
         results = [run_task(t, args) for t in tasks]
     else:
         with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
@@ -241,7 +271,7 @@ def main() -> None:
     (out / "summary.json").write_text(json.dumps({"args": vars(args) | {"data": "DATA", "out": "OUT"},
                                                   "runs": runs, "base": base}, indent=1))
     plot(out, runs, base, args.fitness_archs)
-    print(write_report(out, args, runs, base))
+    print(write_report(out, args, runs, base, missing))
 
 
 if __name__ == "__main__":
