@@ -34,7 +34,6 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import spearmanr
 
 HERE = Path(__file__).resolve().parent
 RESERVED_SEEDS = range(10)  # their fitness archs never enter the held-out set
@@ -99,17 +98,21 @@ def scores(genome, archs, store: Path, args, label: str) -> np.ndarray:
 
 
 def spearman(s, truth) -> float:
-    ok = np.isfinite(s)
-    return float(spearmanr(s[ok], truth[ok])[0])
+    from nasframe.analysis.correlate import rank_correlations
+
+    return rank_correlations(s, truth)["spearman"]
 
 
-def truth_of(archs, data) -> tuple[np.ndarray, np.ndarray]:
-    """(validation, test) accuracy on CIFAR-10; test numbers go to the report only."""
-    from nasframe.evaluators.lookup import BenchmarkLookup
-    from nasframe.spaces.nb201 import NB201Space
-
-    evs = BenchmarkLookup(NB201Space(), dataset="cifar10", root=data).evaluate(archs)
+def truth_of(lookup, archs) -> tuple[np.ndarray, np.ndarray]:
+    """(validation, test) accuracy; test numbers go to the report only."""
+    evs = lookup.evaluate(archs)
     return np.array([e.values["val_acc"] for e in evs]), np.array([e.report["test_acc"] for e in evs])
+
+
+def cifar10_table(space, data):
+    from nasframe.evaluators.lookup import BenchmarkLookup
+
+    return BenchmarkLookup(space, dataset="cifar10", root=data)
 
 
 def base_task(args) -> dict:
@@ -121,7 +124,7 @@ def base_task(args) -> dict:
     folder = Path(args.out) / "base"
     folder.mkdir(parents=True, exist_ok=True)
     s = scores(BASE_GENOME, archs, folder / "heldout.csv", args, "base genome, held-out")
-    val, test = truth_of(archs, args.data)
+    val, test = truth_of(cifar10_table(space, args.data), archs)
     return {"genome": str(BASE_GENOME), "heldout_n": len(archs), "heldout_val": spearman(s, val),
             "heldout_test": spearman(s, test),
             "params_val": spearman(np.array([space.params(a) for a in archs]), val),
@@ -149,12 +152,13 @@ def seed_task(seed: int, args) -> dict:
         raise RuntimeError(f"{run_dir}: the run's fitness archs are not the ones the held-out set excludes")
     history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
     best = load_genome(str(run_dir / "summary.json"))
-    fit_val, _ = truth_of(fit_archs, args.data)
+    table = cifar10_table(space, args.data)
+    fit_val, _ = truth_of(table, fit_archs)
     base_fitness = fitness_from(scores(BASE_GENOME, fit_archs, run_dir / "base_fitness.csv", args,
                                        f"seed {seed}: base genome, fitness archs"), fit_val)
     archs = heldout_archs(space, args)
     s = scores(best, archs, run_dir / "heldout.csv", args, f"seed {seed}: best genome, held-out")
-    val, test = truth_of(archs, args.data)
+    val, test = truth_of(table, archs)
     return {"seed": seed, "evaluations": len(history), "best_fitness": summary["values"]["fitness"],
             "base_fitness": base_fitness, "best_genome": str(best), "heldout_n": len(archs),
             "heldout_val": spearman(s, val), "heldout_test": spearman(s, test),
