@@ -134,8 +134,10 @@ class Runner:
         sim = 0.0
         step = 0
         seen: dict[Architecture, Evaluation] = {}
-        t0 = time.perf_counter()
-        wall_before = 0.0
+        # Wall time survives a resume: the checkpoint's total, plus the recorded
+        # time of each ledger line replayed past it (all of them when only the
+        # ledger is left), plus what this process spends.
+        self._t0, self._wall_before = time.perf_counter(), 0.0
         if checkpoint is not None:
             self.strategy.load_state_dict(checkpoint["strategy"])
             _set_torch_rng_state(checkpoint["torch_rng"])
@@ -144,7 +146,7 @@ class Runner:
             step, sim = checkpoint["step"], checkpoint["sim"]
             self._counters = dict(checkpoint["counters"])
             self._records = checkpoint["records"]
-            wall_before = checkpoint["wall"]
+            self._wall_before = checkpoint["wall"]
             seen = {self.space.parse(a): Evaluation.from_json(e) for a, e in checkpoint["seen"]}
         pretrained = checkpoint is not None and checkpoint["pretrained"]
         try:
@@ -152,7 +154,7 @@ class Runner:
                 self.shared.start(self, checkpoint.get("shared") if checkpoint else None)
             if self.sources and not pretrained:
                 self.strategy.pretrain([self._source_task(s) for s in self.sources])
-                self._checkpoint(step, sim, seen, wall_before + time.perf_counter() - t0)
+                self._checkpoint(step, sim, seen, self._wall())
             bar = self._bar(step)
             while step < self.budget.queries and (self.budget.seconds is None or sim < self.budget.seconds):
                 n = min(self.batch_size, self.budget.queries - step)
@@ -177,7 +179,7 @@ class Runner:
                     sim += ev.cost
                     seen.setdefault(a, ev)
                 self.strategy.tell(archs, [ev.visible() for ev in evals])
-                self._checkpoint(step, sim, seen, wall_before + time.perf_counter() - t0)
+                self._checkpoint(step, sim, seen, self._wall())
                 if bar is not None:
                     bar.update(len(archs))
                     best = max((fitness(e, self.evaluator.primary) for e in seen.values()), default=-math.inf)
@@ -185,7 +187,7 @@ class Runner:
                     bar.set_postfix_str(f"best {p.name}={best if p.direction == 'max' else -best:.4g}")
             if bar is not None:
                 bar.close()
-            summary = self._summarise(step, sim, seen, wall_before + time.perf_counter() - t0)
+            summary = self._summarise(step, sim, seen, self._wall())
         finally:
             self.ledger.close()
             if self.shared is not None:
@@ -199,6 +201,9 @@ class Runner:
         return RunResult(summary=summary, history=history)
 
     # ------------------------------------------------------------ helpers
+
+    def _wall(self) -> float:
+        return self._wall_before + time.perf_counter() - self._t0
 
     def _bar(self, step):
         if not self.progress:
@@ -223,6 +228,7 @@ class Runner:
                                         f"{rec['arch']} but the strategy asked {a}; the run is not "
                                         "deterministic, start a new run folder")
                 out[i], records[i] = Evaluation.from_json(rec), rec
+                self._wall_before += rec.get("wall_time", 0.0)
             elif seen is not None and a in seen:
                 out[i] = seen[a]
             else:

@@ -104,3 +104,20 @@ def test_ledger_alone_resumes_and_a_kill_during_the_replay_loses_nothing(shared_
     assert history(out) == recorded
     assert cli(base_args(shared_data, out, ["resume=true"])).returncode == 0
     assert history(out) == history(reference)
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("keep_checkpoint, replayed", [(True, 1), (False, 45)])
+def test_wall_seconds_counts_the_replayed_lines_once(shared_data, tmp_path, keep_checkpoint, replayed):
+    """The summary's wall_seconds keeps the time already spent: the checkpoint's total plus the
+    recorded wall_time of each line replayed past it (every line when only the ledger is left)."""
+    out = tmp_path / "run"
+    assert cli(base_args(shared_data, out), {"KILL_AT": "45"}).returncode == -9  # line 45 is past the checkpoint
+    path = out / "history.jsonl"
+    lines = [{**json.loads(line), "wall_time": 100.0} for line in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    if not keep_checkpoint:
+        (out / "checkpoint.pkl").unlink()
+    assert cli(base_args(shared_data, out, ["resume=true"])).returncode == 0
+    wall = json.loads((out / "summary.json").read_text())["wall_seconds"]
+    assert 100.0 * replayed <= wall < 100.0 * (replayed + 1)
