@@ -3,10 +3,16 @@
     python -m nasframe.report multirun/2026-11-23/10-00-00
     python -m nasframe.report DIR --by strategy,benchmark.dataset --format csv
     python -m nasframe.report DIR --percentile        # TransNAS Perc. column
+    python -m nasframe.report DIR --html              # one self-contained DIR/report.html
 
 Mean and sample std over runs of the recommended architecture's values (what
 the search saw) and report-only values (test metrics); anytime curves of the
-mean best-so-far value go to ``anytime.png`` in DIR.
+mean best-so-far value go to ``anytime.png`` in DIR. Groups never mix runs that
+measured different things (a proxy run and a table run of one strategy), and
+the workers of one shared study count as one run. ``--html`` (or
+``html_report(DIR)``) writes the figures, the sortable table, the recommended
+architectures drawn, Pareto fronts, correlations and learning curves into one
+file that opens from disk.
 """
 from __future__ import annotations
 
@@ -19,6 +25,9 @@ import sys
 from pathlib import Path
 
 from nasframe.analysis.aggregate import RunRecord, anytime, default_keys, find_runs, group, table
+from nasframe.analysis.html import html_report
+
+__all__ = ["html_report", "main", "percentile_column", "plot_anytime", "render"]
 
 
 def fmt(x) -> str:
@@ -60,28 +69,9 @@ def render(header, rows, style: str) -> str:
 def percentile_column(runs: list[RunRecord]):
     """Percentile of each run's recommended architecture among all architectures of its
     benchmark table (the "Perc." of TransNAS-Bench-101's Table 4, per task)."""
-    from nasframe.analysis.percentile import benchmark_percentile
-    from nasframe.benchmarks import find_benchmark
-    from nasframe.cli import instantiate, register_resolvers
-    from omegaconf import OmegaConf
+    from nasframe.analysis.html import Tables
 
-    register_resolvers()
-    loaded = {}
-
-    def run_percentile(run: RunRecord) -> float:
-        cfg = run.config
-        bench = cfg.get("benchmark", {})
-        key = json.dumps([cfg.get("space"), bench, cfg.get("data")], sort_keys=True, default=str)
-        if key not in loaded:
-            space = instantiate(OmegaConf.create(cfg["space"]), "space")
-            loaded[key] = find_benchmark(space, bench.get("task") or bench.get("dataset"),
-                                         root=(cfg.get("data") or {}).get("root"), path=bench.get("path"),
-                                         epoch_mode=bench.get("epoch_mode", "final"))
-        b = loaded[key]
-        value = (run.summary.get("values") or {}).get(b.objective.name)
-        return math.nan if value is None else benchmark_percentile(b, value)
-
-    return {"percentile": run_percentile}
+    return {"percentile": Tables().percentile}
 
 
 def plot_anytime(runs, keys, path: Path) -> None:
@@ -111,6 +101,8 @@ def main(argv=None) -> int:
     p.add_argument("--percentile", action="store_true",
                    help="add the percentile of the recommended architecture in its benchmark table")
     p.add_argument("--plot", default=None, help="anytime plot path (default DIR/anytime.png; 'none' to skip)")
+    p.add_argument("--html", nargs="?", const="", default=None, metavar="PATH",
+                   help="also write the self-contained HTML report (default DIR/report.html)")
     args = p.parse_args(argv)
     root = Path(args.dir)
     if not root.is_dir():
@@ -140,6 +132,14 @@ def main(argv=None) -> int:
             plot_anytime(runs, keys, path)
         except OSError as e:
             print(f"warning: could not write the plot {path}: {e}", file=sys.stderr)
+    if args.html is not None:
+        try:
+            out = html_report(root, keys if args.by else None, args.html or None)
+        except OSError as e:
+            print(f"error: could not write the HTML report ({e.strerror}); choose another path with --html PATH",
+                  file=sys.stderr)
+            return 2
+        print(f"report: {out}", file=sys.stderr if args.format != "markdown" else sys.stdout)
     return 0
 
 
