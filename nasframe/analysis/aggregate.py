@@ -134,8 +134,9 @@ def merge_histories(histories: list[list[dict]]) -> list[dict]:
     A worker's ledger does not name the Optuna trial of its own queries, but the
     other workers' ledgers do (``phase: shared`` lines carry the trial they were
     told); trials are numbered as the study hands out its budget. Each query
-    whose trial is known sorts by it; one no other worker heard of follows the
-    same worker's previous query. Lines gain ``worker`` (position in the list).
+    whose trial is known sorts by it; one no other worker heard of sorts after
+    the latest trial its worker had seen by then (its own previous query or a
+    result it was told before asking). Lines gain ``worker`` (position in the list).
     """
     trial_of: dict[str, int] = {}
     for h in histories:
@@ -144,16 +145,19 @@ def merge_histories(histories: list[list[dict]]) -> list[dict]:
                 trial_of.setdefault(r["arch"], int(r["trial"]))
     keyed = []
     for w, h in enumerate(histories):
-        last, after = -1, 0
-        for r in h:
-            if r.get("phase", "search") != "search":
-                continue
+        floor, after = -1, 0  # the latest trial this worker knew of, queries of its own since
+        for r in h:  # ledger order: results told before an ask precede the query's line
+            phase = r.get("phase", "search")
             trial = None if r.get("repeat") else trial_of.get(r["arch"])
-            if trial is not None and trial > last:
-                last, after = trial, 0
-            else:
+            if phase == "shared" and r.get("trial") is not None:
+                trial = int(r["trial"])
+            if trial is not None and trial > floor:
+                floor, after = trial, 0
+            if phase != "search":
+                continue
+            if trial is None or trial < floor:
                 after += 1
-            keyed.append(((last, after, w), r))
+            keyed.append(((floor if trial is None else trial, after if trial is None else 0, w), r))
     keyed.sort(key=lambda kr: kr[0])
     return [dict(r, index=i, worker=k[2]) for i, (k, r) in enumerate(keyed)]
 
