@@ -196,6 +196,7 @@ def anytime_section(runs, keys, tables: Tables) -> str:
                     panels.append((which, None, seconds))
         fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 3.6), squeeze=False)
         for ax, (x_kind, rkey, seconds) in zip(axes[0], panels):
+            lows = []  # the band a tenth of the way in: the first few random queries would flatten the rest
             for gi, (gkey, members) in enumerate(entries):
                 color = f"C{gi % 10}"
                 if x_kind == "queries":
@@ -208,6 +209,9 @@ def anytime_section(runs, keys, tables: Tables) -> str:
                     continue
                 ax.plot(xs, mean, color=color, lw=1.5, label=f"{group_label(keys, gkey)} (n={len(members)})")
                 ax.fill_between(xs, mean - std, mean + std, color=color, alpha=0.15, lw=0)
+                band = (mean - std)[len(xs) // 10:]
+                if np.isfinite(band).any():
+                    lows.append(float(np.nanmin(band)))
             if ref is not None:
                 if rkey is None:
                     ax.axhline(ref["optimum"], color="k", ls="--", lw=1, label=f"table optimum {ref['optimum']:.4g}")
@@ -216,6 +220,10 @@ def anytime_section(runs, keys, tables: Tables) -> str:
                                label=f"ceiling (best {obj.name}) {ref['ceiling'][rkey]:.4g}")
                     ax.axhline(ref["report_best"][rkey], color="0.5", ls=":", lw=1,
                                label=f"table best {rkey} {ref['report_best'][rkey]:.4g}")
+            if lows and obj.direction == "max":  # (a minimised objective keeps matplotlib's limits)
+                bottom, top = ax.get_ylim()
+                low = min(lows)
+                ax.set_ylim(max(bottom, low - 0.1 * (top - low)), top)
             ax.set_xlabel({"queries": "queries", "sim": "simulated seconds (evaluation cost)",
                            "wall": "wall seconds (evaluations)"}[x_kind])
             if x_kind != "queries":
