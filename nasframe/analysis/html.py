@@ -41,7 +41,7 @@ th,td{border:1px solid #ddd;padding:4px 8px;text-align:right}th{background:#f3f5
 td.k,th.k{text-align:left}tr:nth-child(even) td{background:#fafbfc}th[data-dir=asc]::after{content:" ▲"}
 th[data-dir=desc]::after{content:" ▼"}.archs{display:flex;flex-wrap:wrap;gap:16px}
 .arch{border:1px solid #e3e3e3;border-radius:6px;padding:8px;width:360px;font-size:12px}
-.arch code{word-break:break-all;font-size:11px}.note{color:#8a5a00;font-size:13px}
+.arch code{word-break:break-all;font-size:11px}.scroll{overflow-x:auto}.note{color:#8a5a00;font-size:13px}
 """
 # errors of the page itself land in the DOM (a headless browser's --dump-dom can read them)
 _TRAP = """window.addEventListener('error',function(e){var d=document.documentElement;
@@ -278,7 +278,8 @@ def table_section(runs, keys, root: Path, tables: Tables) -> str:
     return ("<h2>Final table</h2>"
             '<p class="meta">Recommended architecture of each run: searched values and report-only values '
             "(test), mean ± sample std over the runs of a group. Click a column to sort.</p>"
-            f'<table class="sortable"><thead><tr>{"".join(head)}</tr></thead><tbody>{"".join(body)}</tbody></table>')
+            f'<div class="scroll"><table class="sortable"><thead><tr>{"".join(head)}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
 def architectures_section(runs, keys, root: Path) -> str:
@@ -305,9 +306,12 @@ def architectures_section(runs, keys, root: Path) -> str:
                 spaces[key] = build_space(best.config)
             space = spaces[key]
             arch = space.parse(text)
-            cx = complexity(space, arch, task_of(best.config))
-            if cx:
-                info.append(" · ".join(f"{k} {v:.4g}" for k, v in cx.items()))
+            try:
+                cx = complexity(space, arch, task_of(best.config))
+                if cx:
+                    info.append(" · ".join(f"{k} {v:.4g}" for k, v in cx.items()))
+            except NasframeError as e:  # e.g. a task the space builds no network for
+                info.append(f'<span class="note">no FLOPs/params: {esc(e)}</span>')
             fig, ax = plt.subplots(figsize=(3.6, 2.2))
             if draw_architecture(space_name, space, arch, ax):
                 fig.tight_layout()

@@ -30,11 +30,8 @@ class TrueFront:
     """Every architecture of an enumerable space scored by one evaluator config."""
 
     def __init__(self, config: dict):
-        from hydra.utils import instantiate
+        from hydra.utils import instantiate  # a run's recorded config is resolved: no resolvers needed
 
-        from nasframe.cli import register_resolvers
-
-        register_resolvers()
         self.space = instantiate(config["space"], _convert_="all")
         evaluator = instantiate(config["evaluator"], space=self.space, _convert_="all")
         self.objectives = list(evaluator.objectives)
