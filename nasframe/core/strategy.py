@@ -60,6 +60,12 @@ class Strategy(abc.ABC):
     def tell(self, archs: Sequence[Architecture], evaluations: Sequence[Evaluation]) -> None:
         self.history.extend(zip(archs, evaluations))
 
+    def observe(self, archs: Sequence[Architecture], evaluations: Sequence[Evaluation]) -> None:
+        """Learn from results the strategy did not ask for (e.g. another worker's, in a shared
+        study). The default treats them as told; strategies that pair each tell with an earlier
+        ask (Optuna's trials) override it."""
+        self.tell(archs, evaluations)
+
     def recommend(self) -> Architecture | None:
         """Best architecture by the primary objective, among those evaluated."""
         best, best_fit = None, -math.inf
