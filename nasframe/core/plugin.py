@@ -98,7 +98,10 @@ class RunContext:
     def record(self, phase: str, archs: Sequence[Architecture], evaluations: Sequence[Evaluation],
                **fields) -> None:
         """Append one ledger line per architecture under ``phase`` (not "search"), numbered on from
-        ``count(phase)``; ``fields`` are added to each line (a list value gives one item per line)."""
+        ``count(phase)``; ``fields`` are added to each line (a list value gives one item per line).
+
+        Record exactly the results you give the strategy (``tell``/``observe``), in that order: a
+        resumed run rebuilds the strategy's ``history`` from these lines and the search lines."""
         if phase == "search" or phase.startswith("pretrain:"):
             raise ValueError(f"plug-ins record under a phase of their own, not '{phase}'")
         start = self.count(phase)

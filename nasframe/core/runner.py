@@ -197,8 +197,9 @@ class Runner:
     def _open(self) -> dict | None:
         """Open the run folder, set the strategy up and restore the last checkpoint (if any).
 
-        The checkpoint holds no history: ``seen`` is rebuilt from the ledger lines it covers,
-        and the lines after it are replayed as the loop asks again.
+        The checkpoint holds no history: ``seen`` and the strategy's ``history`` are rebuilt from
+        the ledger lines it covers (search lines, and plug-in lines, which are results the strategy
+        was told or observed); the lines after it are replayed as the loop asks again.
         """
         checkpoint, recorded = self.ledger.open(self.config, self.resume)
         self._recorded = recorded
@@ -223,9 +224,19 @@ class Runner:
             self._counters = dict(checkpoint["counters"])
             self._records = checkpoint["records"]
             self._wall_before = checkpoint["wall"]
+            told = []
             for r in recorded[:self._records]:
+                if r["phase"].startswith("pretrain:"):
+                    continue  # answered to pre-training, never told
+                arch, ev = self.space.parse(r["arch"]), Evaluation.from_json(r)
+                told.append((arch, ev.visible()))
                 if r["phase"] == "search":
-                    self._seen.setdefault(self.space.parse(r["arch"]), Evaluation.from_json(r))
+                    self._seen.setdefault(arch, ev)
+            if len(told) != checkpoint.get("told", len(told)):
+                raise NasframeError(f"the checkpoint of {self.ledger.dir} says the strategy was told "
+                                    f"{checkpoint['told']} results but the ledger holds {len(told)}; the run "
+                                    "folder is damaged, start a new one")
+            self.strategy.restore_history(told)
         return checkpoint
 
     def _close_plugins(self) -> None:
@@ -301,7 +312,7 @@ class Runner:
         self.ledger.save_checkpoint({
             "step": step, "sim": sim, "wall": self._wall(), "records": self._records,
             "counters": dict(self._counters), "pretrained": True,
-            "strategy": self.strategy.state_dict(),
+            "strategy": self.strategy.state_dict(), "told": len(self.strategy.history),
             "torch_rng": _torch_rng_state(), "py_rng": random.getstate(), "np_rng": np.random.get_state(),
             "plugins": {k: v for k, v in states.items() if v is not None},
         })
