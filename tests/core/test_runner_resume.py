@@ -185,7 +185,8 @@ def _lines(run_dir):
             for l in (Path(run_dir) / "history.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("name", list(STRATEGIES))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in ("ppo", "prednas") else n
+                                  for n in STRATEGIES])
 def test_crash_at_random_point_resumes_identically_for_every_strategy(tmp_path, name):
     """Whatever the checkpoint schedule left on disk (a checkpoint some lines back, or none), the
     resumed run replays the ledger and ends with the uninterrupted run's history and recommendation."""
