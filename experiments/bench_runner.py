@@ -28,38 +28,39 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from nasframe.core.ledger import Ledger  # noqa: E402
-from nasframe.core.runner import Budget, Runner  # noqa: E402
-from nasframe.evaluators.lookup import BenchmarkLookup  # noqa: E402
-from nasframe.spaces.nb201 import NB201Space  # noqa: E402
-from nasframe.strategies.random import RandomSearch  # noqa: E402
+from nasframe.core.ledger import Ledger
+from nasframe.core.runner import Budget, Runner
+from nasframe.evaluators.lookup import BenchmarkLookup
+from nasframe.spaces.nb201 import NB201Space
+from nasframe.strategies.random import RandomSearch
 
 INSIDE = [0.0]  # seconds spent in evaluate, ask and tell
+PARTS = {"ask": 0.0, "evaluate": 0.0, "tell": 0.0}
 MARKS: list[tuple[float, float]] = []  # (wall clock, INSIDE) after each tell
 CHECKPOINTS: list[tuple[float, int]] = []  # (write seconds, bytes)
 
 
+def timed(part: str, call, *args):
+    t = time.perf_counter()
+    out = call(*args)
+    now = time.perf_counter()
+    INSIDE[0] += now - t
+    PARTS[part] += now - t
+    return out
+
+
 class TimedRandom(RandomSearch):
     def ask(self, n=1):
-        t = time.perf_counter()
-        out = super().ask(n)
-        INSIDE[0] += time.perf_counter() - t
-        return out
+        return timed("ask", super().ask, n)
 
     def tell(self, archs, evaluations):
-        t = time.perf_counter()
-        super().tell(archs, evaluations)
-        now = time.perf_counter()
-        INSIDE[0] += now - t
-        MARKS.append((now, INSIDE[0]))
+        timed("tell", super().tell, archs, evaluations)
+        MARKS.append((time.perf_counter(), INSIDE[0]))
 
 
 class TimedLookup(BenchmarkLookup):
     def evaluate(self, archs):
-        t = time.perf_counter()
-        out = super().evaluate(archs)
-        INSIDE[0] += time.perf_counter() - t
-        return out
+        return timed("evaluate", super().evaluate, archs)
 
 
 class TimedLedger(Ledger):
@@ -71,6 +72,7 @@ class TimedLedger(Ledger):
 
 def nasframe_run(space, evaluator, queries: int, out: Path) -> dict:
     INSIDE[0] = 0.0
+    PARTS.update(ask=0.0, evaluate=0.0, tell=0.0)
     MARKS.clear()
     CHECKPOINTS.clear()
     # max_tries: the last free cells of an exhausted space take ~15,625 draws each
@@ -81,13 +83,17 @@ def nasframe_run(space, evaluator, queries: int, out: Path) -> dict:
     total = time.perf_counter() - t
     assert result.summary["queries"] == queries, result.summary["queries"]
     return {"total": total, "overhead": (total - INSIDE[0]) / queries, "marks": list(MARKS),
-            "checkpoints": list(CHECKPOINTS)}
+            "checkpoints": list(CHECKPOINTS), "parts": dict(PARTS)}
 
 
-def window_overhead(marks, lo: int, hi: int) -> float:
-    """Per-query overhead between the lo-th and hi-th tell."""
-    (t0, in0), (t1, in1) = marks[lo], marks[hi - 1]
-    return ((t1 - t0) - (in1 - in0)) / (hi - 1 - lo)
+def window_overhead(marks, lo: int, hi: int) -> tuple[float, float]:
+    """Mean and median per-query overhead from the lo-th to the hi-th tell (the median is robust to
+    the pre-emptions of a shared machine)."""
+    import numpy as np
+
+    wall, inside = np.array(marks[lo:hi]).T
+    per_query = np.diff(wall) - np.diff(inside)
+    return float(per_query.mean()), float(np.median(per_query))
 
 
 def optuna_run(space, evaluator, queries: int) -> float:
@@ -124,11 +130,14 @@ def main(argv=None) -> int:
     print(f"per-query runner overhead: {small['overhead'] * us:.1f} us at {args.small} queries, "
           f"{big['overhead'] * us:.1f} us at {args.queries}; ratio {big['overhead'] / small['overhead']:.2f} "
           "(goal <= 1.5)")
-    first = window_overhead(big["marks"], 0, args.small)
-    last = window_overhead(big["marks"], args.queries - args.small, args.queries)
-    print(f"  within the {args.queries}-query run: first {args.small} queries {first * us:.1f} us, "
-          f"last {args.small} {last * us:.1f} us; ratio {last / first:.2f}")
-    print(f"total loop seconds for {args.queries} queries: {big['total']:.2f} s (goal <= 5 s)")
+    (first, first_med) = window_overhead(big["marks"], 0, args.small)
+    (last, last_med) = window_overhead(big["marks"], args.queries - args.small, args.queries)
+    print(f"  within the {args.queries}-query run, first vs last {args.small} queries: mean {first * us:.1f} vs "
+          f"{last * us:.1f} us (ratio {last / first:.2f}), median {first_med * us:.1f} vs {last_med * us:.1f} us "
+          f"(ratio {last_med / first_med:.2f})")
+    parts = ", ".join(f"{k} {v:.2f} s" for k, v in big["parts"].items())
+    print(f"total loop seconds for {args.queries} queries: {big['total']:.2f} s (goal <= 5 s): runner "
+          f"{big['overhead'] * args.queries:.2f} s, {parts}")
     for name, run, n in (("small", small, args.small), ("big", big, args.queries)):
         cks = run["checkpoints"]
         print(f"checkpoints at {n} queries: {len(cks)} written, {sum(c[0] for c in cks):.3f} s in all; "

@@ -37,7 +37,6 @@ from nasframe.core.space import Architecture, SearchSpace, require
 from nasframe.core.strategy import SourceTask, Strategy
 from nasframe.errors import ConfigError, NasframeError
 
-
 CHECKPOINT_SECONDS = 2.0  # at most this much strategy work is redone after a kill (never an evaluation)
 CHECKPOINT_COST_FACTOR = 20  # the loop runs >= 20x as long as a checkpoint takes to write
 

@@ -83,9 +83,9 @@ def test_optuna_dashboard_serves_the_study(two_worker_study):
     pytest.importorskip("optuna_dashboard")
     url = two_worker_study[0]
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-c", "import sys, optuna_dashboard; "
-                               "optuna_dashboard.run_server(sys.argv[1], host='127.0.0.1', port=int(sys.argv[2]))",
-                               url, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    serve = "import sys, optuna_dashboard; optuna_dashboard.run_server(sys.argv[1], host='127.0.0.1', port=int(sys.argv[2]))"
+    server = subprocess.Popen([sys.executable, "-c", serve, url, str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):

@@ -11,7 +11,11 @@ from nasframe.core.plugin import RunContext, RunnerPlugin
 from nasframe.errors import ConfigError
 from nasframe.plugins.shared_study.budget import Slots
 from nasframe.plugins.shared_study.claims import Claims
-from nasframe.plugins.shared_study.connection import check_same_search, check_url, open_engine_and_study
+from nasframe.plugins.shared_study.connection import (
+    check_same_search,
+    check_url,
+    open_engine_and_study,
+)
 from nasframe.plugins.shared_study.heartbeat import Heartbeat, free_rows_of
 from nasframe.plugins.shared_study.tables import create_tables
 from nasframe.plugins.shared_study.trials import TrialMirror
@@ -222,5 +226,5 @@ def make_shared(storage, study, heartbeat_interval=None, grace_period=None) -> S
             raise ConfigError("study= names a shared study but no storage= URL is given; "
                               "add storage=sqlite:///runs.db (or drop study=)")
         return None
-    hb = heartbeat_interval or float(os.environ.get("NASFRAME_HEARTBEAT", 10))
+    hb = heartbeat_interval or float(os.environ.get("NASFRAME_HEARTBEAT", "10"))
     return SharedStudy(str(storage), None if study in (None, "", "null") else str(study), hb, grace_period)
