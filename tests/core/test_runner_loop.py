@@ -3,12 +3,13 @@ import json
 import math
 
 import pytest
+from toys import LineSpace, Parabola
 
 from nasframe.core.evaluator import Evaluation, Evaluator, Objective, checked
+from nasframe.core.plugin import RunnerPlugin
 from nasframe.core.runner import Budget, Runner
 from nasframe.core.strategy import Strategy
 from nasframe.errors import ConfigError
-from toys import LineSpace, Parabola
 
 
 class Spy(Strategy):
@@ -94,9 +95,6 @@ def test_same_seed_same_history(tmp_path):
 
 # ------------------------------------------------------------ plug-ins
 
-from nasframe.core.plugin import RunnerPlugin  # noqa: E402
-
-
 class Recorder(RunnerPlugin):
     """Logs every hook; stops the search after `stop_after` queries; keeps a counter in the checkpoint."""
 
@@ -153,8 +151,9 @@ def test_plugin_state_comes_back_on_resume(tmp_path):
 
 def test_plugin_lines_are_told_again_on_resume(tmp_path):
     """Results a plug-in gives the strategy (recorded with ctx.record) are in its history after a resume."""
-    from nasframe.core.evaluator import Evaluation
     from toys import Point
+
+    from nasframe.core.evaluator import Evaluation
 
     class Gift(RunnerPlugin):
         def open(self, ctx):
