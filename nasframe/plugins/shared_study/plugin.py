@@ -36,7 +36,7 @@ class SharedStudy(RunnerPlugin):
         self.heartbeat_interval = max(0.5, float(heartbeat_interval))
         self.grace_period = float(grace_period) if grace_period else 2 * self.heartbeat_interval
         self.poll_seconds = poll_seconds
-        self.engine = self.heartbeat = None
+        self.engine = self.slots = self.trials = self.heartbeat = None  # set by open(), which may stop midway
         self.pending: list[tuple[int, object]] = []  # (slot, open trial) of the queries being evaluated
         self.reserved: list[int] = []  # slots held for the next queries
 
@@ -73,12 +73,12 @@ class SharedStudy(RunnerPlugin):
     def close(self) -> None:
         if self.heartbeat is not None:
             self.heartbeat.stop()
-        if self.engine is None:
-            return  # never connected
-        for _, trial in self.pending:  # evaluation interrupted by an error
-            self.trials.fail(trial.number)
-        self.slots.release(self.reserved + [s for s, _ in self.pending])  # reserved, never used
-        self.engine.dispose()
+        if self.slots is not None:  # connected and checked: give back what this worker holds
+            for _, trial in self.pending:  # evaluation interrupted by an error
+                self.trials.fail(trial.number)
+            self.slots.release(self.reserved + [s for s, _ in self.pending])  # reserved, never used
+        if self.engine is not None:
+            self.engine.dispose()
 
     # ------------------------------------------------------------ the budget
 
