@@ -75,13 +75,15 @@ def build_run(cfg: DictConfig, out_dir: str | Path, names: dict | None = None):
     config.pop("hydra", None)
     config["names"] = names
     title = f"{names.get('strategy') or type(strategy).__name__} on {names.get('space') or space.name}"
-    from nasframe.core.shared import make_shared
+    from nasframe.plugins import BestSoFarPlot, ProgressBar
+    from nasframe.plugins.shared_study import make_shared
 
     shared = make_shared(cfg.get("storage"), cfg.get("study"))  # one search shared by many workers
+    plugins = [p for p, on in ((shared, shared is not None), (ProgressBar(), bool(cfg.progress)),
+                               (BestSoFarPlot(), bool(cfg.plot))) if on]
     return Runner(space, evaluator, strategy, budget, out_dir, seed=int(cfg.seed), config=config,
-                  resume=bool(cfg.resume), progress=bool(cfg.progress), plot=bool(cfg.plot),
-                  sources=sources, batch_size=int(cfg.batch_size), names={**names, "title": title},
-                  shared=shared)
+                  resume=bool(cfg.resume), sources=sources, batch_size=int(cfg.batch_size),
+                  names={**names, "title": title}, plugins=plugins)
 
 
 def output_dir() -> Path:

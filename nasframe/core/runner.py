@@ -1,15 +1,28 @@
 """The one search loop: ask -> evaluate -> tell, under a budget.
 
-Every query is written to the ledger before the strategy is told about it,
-and the strategy's state is checkpointed after every tell. Resuming loads the
-checkpoint and replays the queries recorded after it from the ledger (the
-strategy asks again, deterministically, and gets the recorded answers), so a
-killed run continues to exactly the history of an uninterrupted one without
-evaluating anything twice.
+Every query is written to the ledger (``history.jsonl``) before the strategy
+is told about it; the ledger is the run's record. A checkpoint holds only what
+the ledger cannot give back: the strategy's state, the RNG states and the
+counters, as of a ledger line. It leaves out what grows with the history but
+is already on disk (the ``seen`` map is rebuilt from the ledger lines the
+checkpoint covers), and it is written on a schedule instead of after every
+tell: after the first tell, then whenever ``checkpoint_seconds`` have passed
+and at least ``CHECKPOINT_COST_FACTOR`` times the last write's duration. So the
+cost per query stays flat as the history grows (a checkpoint's share of the
+loop is bounded by ~1/20 even for strategies whose own state grows).
+
+Resuming loads the checkpoint and replays the ledger lines written after it
+(all of them when only the ledger is left): the strategy asks again,
+deterministically, and is answered from the ledger, so a run killed at any
+point continues to exactly the history of an uninterrupted one without
+evaluating anything twice; at most one checkpoint interval of strategy work is
+redone.
+
+Everything optional (progress bar, plots, a study shared by many workers) is a
+``RunnerPlugin`` (``nasframe.core.plugin``) that the composition root attaches.
 """
 from __future__ import annotations
 
-import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -17,11 +30,15 @@ from typing import Sequence
 
 import numpy as np
 
-from nasframe.core.evaluator import Evaluation, Evaluator, fitness
-from nasframe.core.ledger import Ledger
+from nasframe.core.evaluator import Evaluation, Evaluator
+from nasframe.core.ledger import Ledger, read_history
+from nasframe.core.plugin import RunContext, RunnerPlugin
 from nasframe.core.space import Architecture, SearchSpace, require
 from nasframe.core.strategy import SourceTask, Strategy
 from nasframe.errors import ConfigError, NasframeError
+
+CHECKPOINT_SECONDS = 2.0  # at most this much strategy work is redone after a kill (never an evaluation)
+CHECKPOINT_COST_FACTOR = 20  # the loop runs >= 20x as long as a checkpoint takes to write
 
 
 @dataclass
@@ -83,19 +100,24 @@ def _set_torch_rng_state(state):
 class Runner:
     def __init__(self, space: SearchSpace, evaluator: Evaluator, strategy: Strategy,
                  budget: Budget, out_dir, seed: int = 0, config: dict | None = None,
-                 resume: bool = False, progress: bool = True, plot: bool = True,
-                 sources: Sequence[Source] = (), batch_size: int = 1, names: dict | None = None,
-                 shared=None):
+                 resume: bool = False, sources: Sequence[Source] = (), batch_size: int = 1,
+                 names: dict | None = None, plugins: Sequence[RunnerPlugin] = (),
+                 checkpoint_seconds: float = CHECKPOINT_SECONDS, progress: bool = False, plot: bool = False):
+        if progress or plot:  # these became plug-ins; the composition root attaches them
+            raise TypeError("Runner(progress=..., plot=...) moved to plug-ins: pass plugins=[ProgressBar(), "
+                            "BestSoFarPlot()] from nasframe.plugins, or build the run with nasframe.cli.build_run")
         self.space, self.evaluator, self.strategy = space, evaluator, strategy
         self.budget = budget
         self.seed = int(seed)
         self.config = dict(config or {})
-        self.resume, self.progress, self.plot = resume, progress, plot
+        self.resume = resume
         self.sources = list(sources)
         self.batch_size = int(batch_size)
         self.names = dict(names or {})
+        self.plugins = list(plugins)
+        self.checkpoint_seconds = float(checkpoint_seconds)
         self.ledger = Ledger(out_dir)
-        self.shared = shared  # a nasframe.core.shared.SharedStudy when storage= is set
+        self.context = RunContext(self)
         self.validate()
 
     # ------------------------------------------------------------ checks
@@ -116,102 +138,114 @@ class Runner:
     # ------------------------------------------------------------ the loop
 
     def run(self) -> RunResult:
-        if self.shared is not None:  # before the run folder is touched: a bad storage leaves nothing behind
-            from nasframe.core.shared import worker_id
-
-            try:
-                self.shared.connect(self.config, self.evaluator.objectives, worker_id(self.ledger.dir))
-            except BaseException:
-                self.shared.close()
-                raise
-        checkpoint, recorded = self.ledger.open(self.config, self.resume)
-        replay = {(r["phase"], r["index"]): r for r in recorded}
-        self._replay = replay
-        self._counters: dict[str, int] = {}
-        self._records = 0
-        rng = seed_everything(self.seed)
-        self.strategy.setup(self.space, self.evaluator.objectives, rng)
-        sim = 0.0
-        step = 0
-        seen: dict[Architecture, Evaluation] = {}
-        # Wall time survives a resume: the checkpoint's total, plus the recorded
-        # time of each ledger line replayed past it (all of them when only the
-        # ledger is left), plus what this process spends.
-        self._t0, self._wall_before = time.perf_counter(), 0.0
-        if checkpoint is not None:
-            self.strategy.load_state_dict(checkpoint["strategy"])
-            _set_torch_rng_state(checkpoint["torch_rng"])
-            random.setstate(checkpoint["py_rng"])
-            np.random.set_state(checkpoint["np_rng"])
-            step, sim = checkpoint["step"], checkpoint["sim"]
-            self._counters = dict(checkpoint["counters"])
-            self._records = checkpoint["records"]
-            self._wall_before = checkpoint["wall"]
-            seen = {self.space.parse(a): Evaluation.from_json(e) for a, e in checkpoint["seen"]}
-        pretrained = checkpoint is not None and checkpoint["pretrained"]
+        ctx = self.context
+        try:  # before the run folder is touched: a bad plug-in setting leaves nothing behind
+            for p in self.plugins:
+                p.open(ctx)
+        except BaseException:
+            self._close_plugins()
+            raise
         try:
-            if self.shared is not None:
-                self.shared.start(self, checkpoint.get("shared") if checkpoint else None)
+            checkpoint = self._open()
+            step, sim = self._counters.get("search", 0), self._sim
+            pretrained = checkpoint is not None and checkpoint["pretrained"]
+            states = (checkpoint or {}).get("plugins", {})
+            for p in self.plugins:
+                p.start(ctx, states.get(p.name))
             if self.sources and not pretrained:
                 self.strategy.pretrain([self._source_task(s) for s in self.sources])
-                self._checkpoint(step, sim, seen, self._wall())
-            bar = self._bar(step)
+                self._checkpoint(step, sim)  # pre-training is expensive: always kept
             while step < self.budget.queries and (self.budget.seconds is None or sim < self.budget.seconds):
                 n = min(self.batch_size, self.budget.queries - step)
-                if self.shared is not None:
-                    n = self.shared.before_ask(n, seen)  # study-wide budget; others' results told
-                    if n == 0:
-                        break
+                for p in self.plugins:
+                    n = p.before_ask(n)
+                if n == 0:
+                    break
                 archs = list(self.strategy.ask(n))
-                if self.shared is not None:
-                    archs = self.shared.after_ask(archs)  # claimed; others' duplicates answered free
+                for p in self.plugins:
+                    archs = p.after_ask(archs)
                 if not archs:
                     break  # the strategy has nothing left to propose (e.g. space exhausted)
                 if len(archs) > n:
                     raise NasframeError(f"strategy returned {len(archs)} architectures when asked for {n}")
                 for a in archs:
                     self.space.check(a)
-                evals = self._evaluate("search", archs, seen)
-                if self.shared is not None:
-                    self.shared.after_evaluate(archs, evals)
+                evals = self._evaluate("search", archs, self._seen)
+                for p in self.plugins:
+                    p.after_evaluate(archs, evals)
                 for a, ev in zip(archs, evals):
                     step += 1
                     sim += ev.cost
-                    seen.setdefault(a, ev)
+                    self._seen.setdefault(a, ev)
                 self.strategy.tell(archs, [ev.visible() for ev in evals])
-                self._checkpoint(step, sim, seen, self._wall())
-                if bar is not None:
-                    bar.update(len(archs))
-                    best = max((fitness(e, self.evaluator.primary) for e in seen.values()), default=-math.inf)
-                    p = self.evaluator.primary
-                    bar.set_postfix_str(f"best {p.name}={best if p.direction == 'max' else -best:.4g}")
-            if bar is not None:
-                bar.close()
-            summary = self._summarise(step, sim, seen, self._wall())
+                for p in self.plugins:
+                    p.after_tell(archs, evals)
+                if time.perf_counter() >= self._next_checkpoint:
+                    self._checkpoint(step, sim)
+            summary = self._summarise(step, sim, self._seen, self._wall())
+            self.ledger.close()
+            history = read_history(self.ledger.history_path)
+            for p in self.plugins:
+                p.on_finish(summary, history)
+            self.ledger.finish(summary)
         finally:
             self.ledger.close()
-            if self.shared is not None:
-                self.shared.close()
-        history = [r for r in _read(self.ledger)]
-        if self.plot:
-            from nasframe.analysis.plots import plot_run
-
-            plot_run(history, self.evaluator.primary, self.ledger.plot_path, title=self.names.get("title", ""))
-        self.ledger.finish(summary)
+            self._close_plugins()
         return RunResult(summary=summary, history=history)
+
+    def _open(self) -> dict | None:
+        """Open the run folder, set the strategy up and restore the last checkpoint (if any).
+
+        The checkpoint holds no history: ``seen`` and the strategy's ``history`` are rebuilt from
+        the ledger lines it covers (search lines, and plug-in lines, which are results the strategy
+        was told or observed); the lines after it are replayed as the loop asks again.
+        """
+        checkpoint, recorded = self.ledger.open(self.config, self.resume)
+        self._recorded = recorded
+        self._replay = {(r["phase"], r["index"]): r for r in recorded}
+        self._counters: dict[str, int] = {}
+        self._records = 0
+        self._sim = 0.0
+        self._seen: dict[Architecture, Evaluation] = {}
+        rng = seed_everything(self.seed)
+        self.strategy.setup(self.space, self.evaluator.objectives, rng)
+        # Wall time survives a resume: the checkpoint's total, plus the recorded
+        # time of each ledger line replayed past it (all of them when only the
+        # ledger is left), plus what this process spends.
+        self._t0, self._wall_before = time.perf_counter(), 0.0
+        self._next_checkpoint = self._t0  # the first tell is checkpointed
+        if checkpoint is not None:
+            self.strategy.load_state_dict(checkpoint["strategy"])
+            _set_torch_rng_state(checkpoint["torch_rng"])
+            random.setstate(checkpoint["py_rng"])
+            np.random.set_state(checkpoint["np_rng"])
+            self._sim = checkpoint["sim"]
+            self._counters = dict(checkpoint["counters"])
+            self._records = checkpoint["records"]
+            self._wall_before = checkpoint["wall"]
+            told = []
+            for r in recorded[:self._records]:
+                if r["phase"].startswith("pretrain:"):
+                    continue  # answered to pre-training, never told
+                arch, ev = self.space.parse(r["arch"]), Evaluation.from_json(r)
+                told.append((arch, ev.visible()))
+                if r["phase"] == "search":
+                    self._seen.setdefault(arch, ev)
+            if len(told) != checkpoint.get("told", len(told)):
+                raise NasframeError(f"the checkpoint of {self.ledger.dir} says the strategy was told "
+                                    f"{checkpoint['told']} results but the ledger holds {len(told)}; the run "
+                                    "folder is damaged, start a new one")
+            self.strategy.restore_history(told)
+        return checkpoint
+
+    def _close_plugins(self) -> None:
+        for p in reversed(self.plugins):
+            p.close()
 
     # ------------------------------------------------------------ helpers
 
     def _wall(self) -> float:
         return self._wall_before + time.perf_counter() - self._t0
-
-    def _bar(self, step):
-        if not self.progress:
-            return None
-        from tqdm.auto import tqdm
-
-        return tqdm(total=self.budget.queries, initial=step, desc=self.names.get("title", "search"),
-                    unit="query", dynamic_ncols=True, leave=False)
 
     def _evaluate(self, phase: str, archs: list, seen: dict | None, evaluator=None) -> list[Evaluation]:
         """Evaluate (or replay from the ledger) and record one batch of one phase."""
@@ -248,10 +282,13 @@ class Runner:
                 rec = {"phase": phase, "index": start + i, "arch": str(a), **out[i].to_json(),
                        "repeat": bool(seen is not None and a in seen),
                        "wall_time": (rec or {}).get("wall_time", 0.0)}
-            self.ledger.append(rec)
-            self._records += 1
+            self._append(rec)
         self._counters[phase] = start + len(archs)
         return out
+
+    def _append(self, record: dict) -> None:
+        self.ledger.append(record)
+        self._records += 1
 
     def _source_task(self, source: Source) -> SourceTask:
         phase = f"pretrain:{source.name}"
@@ -261,15 +298,25 @@ class Runner:
 
         return SourceTask(source.name, source.evaluator.objectives, evaluate)
 
-    def _checkpoint(self, step, sim, seen, wall) -> None:
+    def _checkpoint(self, step, sim) -> None:
+        """Save the strategy, RNG and counter state; schedule the next save.
+
+        Everything the ledger already holds (evaluations, ``seen``) stays out. The next
+        checkpoint waits ``checkpoint_seconds`` and at least 20 times as long as this one
+        took, so saving costs at most ~5% of the loop however large the strategy state grows;
+        a resumed run replays the ledger lines written since (asks again, evaluates nothing).
+        """
+        t = time.perf_counter()
+        states = {p.name: p.state() for p in self.plugins}
         self.ledger.save_checkpoint({
-            "step": step, "sim": sim, "wall": wall, "records": self._records,
+            "step": step, "sim": sim, "wall": self._wall(), "records": self._records,
             "counters": dict(self._counters), "pretrained": True,
-            "seen": [(str(a), e.to_json()) for a, e in seen.items()],
-            "strategy": self.strategy.state_dict(),
+            "strategy": self.strategy.state_dict(), "told": len(self.strategy.history),
             "torch_rng": _torch_rng_state(), "py_rng": random.getstate(), "np_rng": np.random.get_state(),
-            **({"shared": self.shared.state()} if self.shared is not None else {}),
+            "plugins": {k: v for k, v in states.items() if v is not None},
         })
+        now = time.perf_counter()
+        self._next_checkpoint = now + max(self.checkpoint_seconds, CHECKPOINT_COST_FACTOR * (now - t))
 
     def _summarise(self, step, sim, seen, wall) -> dict:
         rec = self.strategy.recommend()
@@ -297,8 +344,3 @@ class Runner:
             **info,
         }
 
-
-def _read(ledger: Ledger):
-    from nasframe.core.ledger import read_history
-
-    return read_history(ledger.history_path)

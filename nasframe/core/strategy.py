@@ -2,9 +2,11 @@
 
 A strategy never calls the evaluator; the runner does. It sees only the
 ``visible()`` part of each evaluation. The default ``state_dict`` pickles the
-strategy's attributes (everything but the space), which is enough for
+strategy's attributes except the space and ``history``, which is enough for
 strategies whose state is plain Python, NumPy and torch objects; override it
-where that is not true.
+where that is not true. ``history`` (every result told or observed, in order)
+is left out because the run's ledger holds it: on resume the runner gives it
+back through ``restore_history``, so checkpoints do not grow with the search.
 """
 from __future__ import annotations
 
@@ -60,6 +62,12 @@ class Strategy(abc.ABC):
     def tell(self, archs: Sequence[Architecture], evaluations: Sequence[Evaluation]) -> None:
         self.history.extend(zip(archs, evaluations))
 
+    def observe(self, archs: Sequence[Architecture], evaluations: Sequence[Evaluation]) -> None:
+        """Learn from results the strategy did not ask for (e.g. another worker's, in a shared
+        study). The default treats them as told; strategies that pair each tell with an earlier
+        ask (Optuna's trials) override it."""
+        self.tell(archs, evaluations)
+
     def recommend(self) -> Architecture | None:
         """Best architecture by the primary objective, among those evaluated."""
         best, best_fit = None, -math.inf
@@ -82,7 +90,12 @@ class Strategy(abc.ABC):
         return fitness(evaluation, self.primary)
 
     def state_dict(self) -> dict:
-        return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k != "space"}
+        return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k not in ("space", "history")}
+
+    def restore_history(self, told: Sequence[tuple[Architecture, Evaluation]]) -> None:
+        """Called on resume after ``load_state_dict`` with every result told or observed up to the
+        checkpoint, rebuilt from the ledger."""
+        self.history = list(told)
 
     def load_state_dict(self, state: dict) -> None:
         space = self.__dict__.get("space")

@@ -89,6 +89,18 @@ class OptunaSampler(Strategy):
             values = [ev.values[o.name] for o in self.objectives]
             self.study.tell(number, values if len(values) > 1 else values[0])
 
+    def observe(self, archs, evaluations):
+        """Results this sampler did not ask for become finished trials of its study."""
+        import optuna
+
+        self.history.extend(zip(archs, evaluations))
+        for arch, ev in zip(archs, evaluations):
+            params = dict(zip(self.distributions, self.space.to_decisions(arch)))
+            values = None if ev.failed else [ev.values[o.name] for o in self.objectives]
+            self.study.add_trial(optuna.trial.create_trial(
+                params=params, distributions=self.distributions, values=values,
+                state=_failed() if ev.failed else optuna.trial.TrialState.COMPLETE))
+
     def recommend(self):
         if len(self.objectives) == 1:
             return super().recommend()

@@ -1,8 +1,11 @@
 """Components the scale tests start workers with (on PYTHONPATH as a top-level module)."""
+import math
 import os
 import signal
 import time
+import zlib
 
+from nasframe.core.evaluator import Evaluator, Objective, checked
 from nasframe.evaluators.complexity import FlopsEvaluator
 
 
@@ -18,3 +21,19 @@ class KillingFlops(FlopsEvaluator):
             os.kill(os.getpid(), signal.SIGKILL)
         time.sleep(float(os.environ.get("EVAL_SLEEP", 0)))
         return super().evaluate(archs)
+
+
+class Scores(Evaluator):
+    """A deterministic score per architecture, no torch and no table; one in five fails (NaN)."""
+
+    objectives = (Objective("score", "max"),)
+
+    def __init__(self, space, **_):
+        self.space = space
+
+    def evaluate(self, archs):
+        out = []
+        for a in archs:
+            h = zlib.crc32(str(a).encode())
+            out.append(checked({"score": math.nan if h % 5 == 0 else h / 2**32}, self.objectives, {"test": 1.0}))
+        return out
