@@ -83,7 +83,8 @@ def scores(genome, archs, store: Path, args, label: str) -> np.ndarray:
     if todo and args.report_only:
         raise Incomplete(f"{label}: {len(archs) - len(todo)} of {len(archs)} scored")
     if todo:
-        ev = EproxyEvaluator(NB201Space(), dataset="cifar10", root=args.data, threads=args.threads)
+        ev = EproxyEvaluator(NB201Space(), dataset="cifar10", root=args.data, threads=args.threads,
+                             macs_norm="space_max")  # the divisor the committed DPS runs were scored with
         new = not store.exists()
         with open(store, "a", newline="") as f:
             w = csv.DictWriter(f, fieldnames=["arch", "score", "seconds"])
