@@ -47,7 +47,7 @@ class Incomplete(Exception):
 def search_command(seed: int, args) -> list[str]:
     return [sys.executable, "-m", "nasframe", "space=eproxy_config", "strategy=dps", "evaluator=dps_fitness",
             f"budget.queries={args.queries}", f"seed={seed}", f"data.root={args.data}",
-            f"strategy.population_size={args.population}", f"strategy.tournament_size={args.tournament}",
+            f"strategy.population_size={args.population}", f"strategy.sample_size={args.tournament}",
             f"evaluator.n_archs={args.fitness_archs}", f"evaluator.arch_seed={seed}",
             f"+evaluator.eproxy.threads={args.threads}", f"hydra.run.dir={Path(args.out) / f'seed{seed}'}",
             "resume=true", "plot=true", f"progress={str(not args.quiet).lower()}"]

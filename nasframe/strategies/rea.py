@@ -1,9 +1,15 @@
-"""Regularized evolution (Real et al., 2019), as in the AutoDL/NATS reference.
+"""Regularized (aging) evolution (Real et al., 2019), as in the AutoDL/NATS reference.
 
 Fill a population of P random architectures; then repeatedly draw S members
 with replacement, mutate the best of them, add the child and drop the oldest
 member. A child equal to an earlier architecture is still added and charged
 (the reference behaviour).
+
+DPS (Eproxy appendix, ``strategy=dps``) is the same loop with its
+reference's two differences as knobs: the tournament is drawn without
+replacement (``replace=false``; ties go to the older member) and ``initial``
+lists architectures (canonical strings) that are the first members before
+any random one (DPS: optionally the base genome).
 
 ``mutation=reference`` (default) is the space's own ``mutate``, which on
 NAS-Bench-201 is the AutoDL reference's: a node uniformly, then an edge into
@@ -15,6 +21,7 @@ stronger baseline than the one papers compare against under the same name.
 from __future__ import annotations
 
 from collections import deque
+from typing import Sequence
 
 from nasframe.core.space import Mutable, Sequential, require
 from nasframe.core.strategy import Strategy
@@ -28,22 +35,28 @@ MAX_TRIES = 1000
 class RegularizedEvolution(Strategy):
     requires = (Mutable,)
 
-    def __init__(self, population_size: int = 10, sample_size: int = 3, mutation: str = "reference"):
+    def __init__(self, population_size: int = 10, sample_size: int = 3, mutation: str = "reference",
+                 replace: bool = True, initial: Sequence[str] = ()):
         if int(population_size) < 1 or int(sample_size) < 1:
             raise ConfigError(f"REA needs population_size >= 1 and sample_size >= 1, "
                               f"got {population_size} and {sample_size}")
+        if not replace and int(sample_size) > int(population_size):
+            raise ConfigError(f"a tournament without replacement needs sample_size <= population_size, "
+                              f"got {sample_size} and {population_size}")
         if mutation not in MUTATIONS:
             raise ConfigError(f"unknown REA mutation '{mutation}'; choose one of {', '.join(MUTATIONS)}")
         self.population_size = int(population_size)
         self.sample_size = int(sample_size)
         self.mutation = mutation
+        self.replace = bool(replace)
+        self.initial_strings = [str(a) for a in initial]
 
     def setup(self, space, objectives, rng):
         if self.mutation == "uniform":
             require(space, (Sequential,), "REA with mutation=uniform")
         super().setup(space, objectives, rng)
         self.population = deque()  # (arch, fitness), oldest first
-        self.initial = []  # seed architectures (transfer variants fill this)
+        self.initial = [space.parse(a) for a in self.initial_strings]  # first members (transfer fills it too)
 
     def ask(self, n: int = 1):
         out = []
@@ -70,7 +83,11 @@ class RegularizedEvolution(Strategy):
                                 f"space '{self.space.name}'; use mutation=reference")
 
     def _parent(self):
-        idx = self.rng.integers(len(self.population), size=self.sample_size)
+        if self.replace:
+            idx = self.rng.integers(len(self.population), size=self.sample_size)
+        else:  # in population order, so that ties go to the older member (the DPS reference)
+            size = min(self.sample_size, len(self.population))
+            idx = sorted(self.rng.choice(len(self.population), size=size, replace=False))
         members = [self.population[i] for i in idx]
         return max(members, key=lambda m: m[1])[0]
 
