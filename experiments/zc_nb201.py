@@ -49,6 +49,8 @@ def main() -> None:
     ap.add_argument("--data", default="/work/shared/data")
     ap.add_argument("--out", default="results/zc_nb201")
     ap.add_argument("--save-every", type=int, default=20)
+    ap.add_argument("--first", type=int, default=None,
+                    help="only the first K of the n chosen archs (a common prefix of runs stopped early)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--nwot-relu-match", default=None, choices=("module", "name"),
                     help="NASWOT's ReLU test (default: the evaluator's)")
@@ -66,7 +68,7 @@ def main() -> None:
              if v is not None}
     ev = ZeroCostEvaluator(space, proxy=names, dataset="cifar10", root=args.data, **knobs)
     truth = BenchmarkLookup(space, dataset="cifar10", root=args.data)
-    archs = choose_archs(space, args.n, args.seed, ref_csv)
+    archs = choose_archs(space, args.n, args.seed, ref_csv)[:args.first]
     raw_path = out / "raw.csv"
     done = {}
     if raw_path.exists():
