@@ -38,6 +38,7 @@ def main() -> None:
     ap.add_argument("--out", default="results/eproxy_nb201")
     ap.add_argument("--exclude", default=None, help="a file with one arch string per line to leave out")
     ap.add_argument("--minutes", type=float, default=None, help="stop after this many minutes")
+    ap.add_argument("--first", type=int, default=None, help="only the first K of the n chosen archs")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--macs-norm", default=None,
                     help="M MACs dividing the MACs term, or space_max (default: the evaluator's, 187.17)")
@@ -54,7 +55,7 @@ def main() -> None:
     other = EproxyEvaluator(space, macs_norm="space_max" if ev.macs_norm == 187.17 else 187.17)
     truth = BenchmarkLookup(space, dataset="cifar10", root=args.data)
     exclude = Path(args.exclude).read_text().split() if args.exclude else ()
-    archs = choose_archs(space, args.n, args.seed, exclude=exclude)
+    archs = choose_archs(space, args.n, args.seed, exclude=exclude)[:args.first]
     raw = out / "raw.csv"
     done = {}
     if raw.exists():
