@@ -47,7 +47,7 @@ class Incomplete(Exception):
 def search_command(seed: int, args) -> list[str]:
     return [sys.executable, "-m", "nasframe", "space=eproxy_config", "strategy=dps", "evaluator=dps_fitness",
             f"budget.queries={args.queries}", f"seed={seed}", f"data.root={args.data}",
-            f"strategy.population_size={args.population}", f"strategy.tournament_size={args.tournament}",
+            f"strategy.population_size={args.population}", f"strategy.sample_size={args.tournament}",
             f"evaluator.n_archs={args.fitness_archs}", f"evaluator.arch_seed={seed}",
             f"+evaluator.eproxy.threads={args.threads}", f"hydra.run.dir={Path(args.out) / f'seed{seed}'}",
             "resume=true", "plot=true", f"progress={str(not args.quiet).lower()}"]
@@ -83,7 +83,8 @@ def scores(genome, archs, store: Path, args, label: str) -> np.ndarray:
     if todo and args.report_only:
         raise Incomplete(f"{label}: {len(archs) - len(todo)} of {len(archs)} scored")
     if todo:
-        ev = EproxyEvaluator(NB201Space(), dataset="cifar10", root=args.data, threads=args.threads)
+        ev = EproxyEvaluator(NB201Space(), dataset="cifar10", root=args.data, threads=args.threads,
+                             macs_norm="space_max")  # the divisor the committed DPS runs were scored with
         new = not store.exists()
         with open(store, "a", newline="") as f:
             w = csv.DictWriter(f, fieldnames=["arch", "score", "seconds"])

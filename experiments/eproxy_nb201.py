@@ -38,7 +38,10 @@ def main() -> None:
     ap.add_argument("--out", default="results/eproxy_nb201")
     ap.add_argument("--exclude", default=None, help="a file with one arch string per line to leave out")
     ap.add_argument("--minutes", type=float, default=None, help="stop after this many minutes")
+    ap.add_argument("--first", type=int, default=None, help="only the first K of the n chosen archs")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--macs-norm", default=None,
+                    help="M MACs dividing the MACs term, or space_max (default: the evaluator's, 187.17)")
     ap.add_argument("--summary-only", action="store_true",
                     help="only summarise the archs already in OUT/raw.csv (a partial run)")
     args = ap.parse_args()
@@ -46,16 +49,19 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     space = NB201Space()
-    ev = EproxyEvaluator(space, genome=args.genome, root=args.data)
+    norm = {} if args.macs_norm is None else {
+        "macs_norm": args.macs_norm if args.macs_norm == "space_max" else float(args.macs_norm)}
+    ev = EproxyEvaluator(space, genome=args.genome, root=args.data, **norm)
+    other = EproxyEvaluator(space, macs_norm="space_max" if ev.macs_norm == 187.17 else 187.17)
     truth = BenchmarkLookup(space, dataset="cifar10", root=args.data)
     exclude = Path(args.exclude).read_text().split() if args.exclude else ()
-    archs = choose_archs(space, args.n, args.seed, exclude=exclude)
+    archs = choose_archs(space, args.n, args.seed, exclude=exclude)[:args.first]
     raw = out / "raw.csv"
     done = {}
     if raw.exists():
         with open(raw) as f:
             done = {r["arch"]: r for r in csv.DictReader(f)}
-    fields = ["arch", "val", "test", "eproxy", "seconds", "params", "flops", "failure"]
+    fields = ["arch", "val", "test", "eproxy", "seconds", "params", "flops", "macs", "failure"]
     f = open(raw, "a", newline="")
     w = csv.DictWriter(f, fieldnames=fields)
     if not done:
@@ -70,7 +76,8 @@ def main() -> None:
         t = truth.evaluate([a])[0]
         value, seconds, err = ev.score(a)
         row = {"arch": str(a), "val": t.values["val_acc"], "test": t.report["test_acc"], "eproxy": value,
-               "seconds": seconds, "params": space.params(a), "flops": space.flops(a), "failure": err or ""}
+               "seconds": seconds, "params": space.params(a), "flops": space.flops(a), "macs": ev.macs(a),
+               "failure": err or ""}
         w.writerow(row)
         f.flush()
         rows.append(row)
@@ -79,8 +86,16 @@ def main() -> None:
     result = {"n_archs": len(rows), "genome": str(ev.genome), "evaluator": ev.describe(),
               "seconds_per_arch": float(np.mean(col("seconds"))) if rows else math.nan}
     print(f"{len(rows)} NB201 archs (CIFAR-10); genome {ev.genome}; inputs: {ev.describe()['inputs']}")
-    for name in ("eproxy", "params", "flops"):
-        result[name] = {"val": rank_correlations(col(name), col("val")), "test": rank_correlations(col(name), col("test"))}
+    # the same losses under the other MACs divisor: score = -loss * (1 - alpha * macs / norm)
+    alpha = ev.genome.alpha
+    loss = -col("eproxy") / (1 - alpha * col("macs") / ev.macs_norm)
+    alt = f"eproxy(macs_norm={other.macs_norm:.2f})"
+    cols = {"eproxy": col("eproxy"), alt: -loss * (1 - alpha * col("macs") / other.macs_norm)}
+    result["macs_norm"] = ev.macs_norm
+    print(f"MACs term divided by {ev.macs_norm:.2f} M (alpha={alpha:g}); {alt}: the same losses, other divisor")
+    for name in ("eproxy", alt, "params", "flops"):
+        x = cols[name] if name in cols else col(name)
+        result[name] = {"val": rank_correlations(x, col("val")), "test": rank_correlations(x, col("test"))}
         r = result[name]
         print(f"{name:7s} val ρ={r['val']['spearman']:.4f} τ={r['val']['kendall']:.4f}   "
               f"test ρ={r['test']['spearman']:.4f} τ={r['test']['kendall']:.4f}  (n={r['val']['n']})")

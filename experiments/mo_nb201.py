@@ -16,7 +16,7 @@ from nasframe.analysis.pareto_report import main as pareto_main
 from nasframe.api import search
 
 STRATEGIES = {
-    "nsgaii": ["strategy=optuna", "strategy.sampler=nsgaii"],
+    "nsgaii": ["strategy=optuna", "strategy/sampler=nsgaii"],
     "random": ["strategy=random"],
     "rea": ["strategy=rea"],
 }

@@ -2,6 +2,8 @@
 recommended architecture over many seeds, searching on validation accuracy.
 
     python experiments/nb201_baselines.py --data ../shared/data --seeds 100 --queries 70
+    python experiments/nb201_baselines.py --data ../shared/data --seeds 100 --queries 70 \
+        --strategies rea strategy.mutation=uniform     # REA with the edge drawn uniformly
 
 Reference figures measured on the same table: random 93.70 (C10) / 71.27 (C100),
 REA (P=10, S=3) 93.87 / 72.06.
@@ -26,6 +28,7 @@ def main():
     p.add_argument("--queries", type=int, default=70)
     p.add_argument("--strategies", default="random,rea")
     p.add_argument("--datasets", default="cifar10,cifar100")
+    p.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run, e.g. strategy.mutation=uniform")
     a = p.parse_args()
     jobs = [(s, d) for s in a.strategies.split(",") for d in a.datasets.split(",")]
     results = {}
@@ -35,7 +38,7 @@ def main():
             tests = []
             for seed in range(a.seeds):
                 r = search([f"strategy={s}", f"benchmark.dataset={d}", f"data.root={a.data}",
-                            f"budget.queries={a.queries}", f"seed={seed}"],
+                            f"budget.queries={a.queries}", f"seed={seed}", *a.overrides],
                            out_dir=f"{tmp}/{s}-{d}-{seed}", progress=False, plot=False)
                 tests.append(r.summary["report"]["test_acc"])
                 bar.update()

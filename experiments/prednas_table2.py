@@ -21,6 +21,9 @@ matters more than N, so K=80 rather than a second 40-query round).
 Datasets default to every NB201 dataset whose columns the data root holds
 (ImageNet16-120 only when the user's file has it). Every run searches on
 validation accuracy and reports the test accuracy of its recommendation.
+The paper's "RL" row is REINFORCE (``strategy=reinforce``, the NATS-Bench
+reference): ``run --strategies reinforce --queries 70`` adds it.
+
 ``report`` prints mean ± std of that test accuracy per (strategy, dataset,
 queries) next to the paper's numbers and the acceptance checks, and writes
 ``table2.md`` into the folder. ``python -m nasframe.report <out>/q70 --by
@@ -41,6 +44,7 @@ PAPER = {  # PredNAS Table II (test accuracy, 15 repeats)
     ("prednas", 70): {"cifar10": "94.20 ± 0.14", "cifar100": "73.09 ± 0.48", "imagenet16-120": "46.72 ± 0.35"},
     ("rea", 70): {"cifar10": "94.04 ± 0.25", "cifar100": "71.78 ± 0.90", "imagenet16-120": "45.52 ± 0.65"},
     ("random", 70): {"cifar10": "93.80 ± 0.28", "cifar100": "71.18 ± 1.0", "imagenet16-120": "45.38 ± 0.91"},
+    ("reinforce", 70): {"cifar10": "93.88 ± 0.26", "cifar100": "71.63 ± 0.93", "imagenet16-120": "45.03 ± 0.78"},  # "RL"
     ("prednas", 110): {"cifar10": "94.30 ± 0.08", "cifar100": "73.17 ± 0.38", "imagenet16-120": "46.67 ± 0.27"},
 }
 N_INIT = 30  # the paper's N on NB201

@@ -27,6 +27,12 @@ final-epoch validation values (the paper used the best epoch) and pixel
 accuracy for segmentation (the paper: mIoU), so compare percentiles rather
 than absolute values; the segmentation column is never comparable.
 
+Extra Hydra overrides after the options apply to every row's strategy, e.g.
+PPO under the other reading of "memory size 100" (episodes, not decision steps):
+
+    python experiments/transnas_table4.py --data ../shared/data --rows PPO-tfs,PPO-transfer \
+        --trials 50 --workers 2 --out runs/table4_episodes strategy.memory_unit=episodes
+
 Writes ``table4_<space>.json`` and ``table4_<space>.md`` to ``--out``.
 """
 from __future__ import annotations
@@ -108,7 +114,7 @@ def jobs_for(rows, tasks, trials):
 _W: dict = {}
 
 
-def _init(space_name: str, data: str, tmp: str):
+def _init(space_name: str, data: str, tmp: str, overrides: tuple = ()):
     import torch
 
     torch.set_num_threads(1)
@@ -119,7 +125,16 @@ def _init(space_name: str, data: str, tmp: str):
     cfg, _ = compose([f"space={space_name}"])
     space = instantiate(cfg.space, "space")
     _W.update(space=space, tmp=tmp, lookups={t: BenchmarkLookup(space, t, root=data) for t in TASKS},
-              strategies={row: compose([f"strategy={ROWS[row][0]}"])[0].strategy for row in ROWS})
+              strategies={row: compose([f"strategy={ROWS[row][0]}", *_applicable(row, overrides)])[0].strategy
+                          for row in ROWS})
+
+
+def _applicable(row: str, overrides) -> list:
+    """Strategy overrides a row's config knows (strategy.memory_unit applies to the PPO rows only)."""
+    from nasframe.api import compose
+
+    known = compose([f"strategy={ROWS[row][0]}"])[0].strategy
+    return [o for o in overrides if not o.startswith("strategy.") or o.split("=", 1)[0].split(".", 1)[1] in known]
 
 
 def run_trial(job) -> tuple:
@@ -209,6 +224,7 @@ def main(argv=None):
     p.add_argument("--rows", default=",".join(ROWS), help="comma-separated subset of " + ",".join(ROWS))
     p.add_argument("--tasks", default=",".join(TASKS))
     p.add_argument("--out", default="results/transnas_table4")
+    p.add_argument("overrides", nargs="*", help="Hydra overrides for every row, e.g. strategy.memory_unit=episodes")
     p.add_argument("--render-only", action="store_true",
                    help="print the table from the trials finished so far (the .trials.jsonl in --out)")
     a = p.parse_args(argv)
@@ -242,7 +258,7 @@ def main(argv=None):
             ctx = mp.get_context("spawn")
             # trial by trial, every row in each: an interrupted run still has comparable cells
             order = sorted(jobs, key=lambda j: (j[2], list(ROWS).index(j[0]), j[1]))
-            with ctx.Pool(a.workers, initializer=_init, initargs=(space, a.data, tmp)) as pool, \
+            with ctx.Pool(a.workers, initializer=_init, initargs=(space, a.data, tmp, tuple(a.overrides))) as pool, \
                     tqdm(total=len(jobs), desc=f"Table 4 ({a.space})", unit="trial") as bar, \
                     open(partial, "w") as log:
                 for r in pool.imap_unordered(run_trial, order):
@@ -251,7 +267,7 @@ def main(argv=None):
                     log.flush()
                     bar.update()
         else:
-            _init(space, a.data, tmp)
+            _init(space, a.data, tmp, tuple(a.overrides))
             with open(partial, "w") as log:
                 for job in tqdm(jobs, desc=f"Table 4 ({a.space})", unit="trial"):
                     results.append(run_trial(job))

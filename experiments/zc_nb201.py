@@ -49,7 +49,12 @@ def main() -> None:
     ap.add_argument("--data", default="/work/shared/data")
     ap.add_argument("--out", default="results/zc_nb201")
     ap.add_argument("--save-every", type=int, default=20)
+    ap.add_argument("--first", type=int, default=None,
+                    help="only the first K of the n chosen archs (a common prefix of runs stopped early)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--nwot-relu-match", default=None, choices=("module", "name"),
+                    help="NASWOT's ReLU test (default: the evaluator's)")
+    ap.add_argument("--zen-repeat", type=int, default=None, help="Zen-score re-inits (default: the evaluator's)")
     ap.add_argument("--summary-only", action="store_true",
                     help="only summarise the archs already in OUT/raw.csv (a partial run)")
     args = ap.parse_args()
@@ -59,9 +64,11 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     ref_csv = Path(args.data) / "nasbench201" / "nb201_zc_proxies.csv"
     space = NB201Space()
-    ev = ZeroCostEvaluator(space, proxy=names, dataset="cifar10", root=args.data)
+    knobs = {k: v for k, v in (("nwot_relu_match", args.nwot_relu_match), ("zen_repeat", args.zen_repeat))
+             if v is not None}
+    ev = ZeroCostEvaluator(space, proxy=names, dataset="cifar10", root=args.data, **knobs)
     truth = BenchmarkLookup(space, dataset="cifar10", root=args.data)
-    archs = choose_archs(space, args.n, args.seed, ref_csv)
+    archs = choose_archs(space, args.n, args.seed, ref_csv)[:args.first]
     raw_path = out / "raw.csv"
     done = {}
     if raw_path.exists():

@@ -269,7 +269,7 @@ class EproxyEvaluator(Evaluator):
 
     def __init__(self, space, genome=None, dataset: str | None = None, root=None, path=None,
                  iterations: int = 10, batch_size: int = BATCH, weight_decay: float = 1e-5, momentum: float = 0.9,
-                 data_seed: int = 0, seed: int = 0, barrier: str = "per_arch", macs_max: float | None = None,
+                 data_seed: int = 0, seed: int = 0, barrier: str = "per_arch", macs_norm: float | str = 187.17,
                  threads: int | None = None, **_ignored):
         if barrier not in ("per_arch", "shared"):
             raise ConfigError(f"eproxy.barrier must be per_arch or shared, got '{barrier}'")
@@ -280,7 +280,9 @@ class EproxyEvaluator(Evaluator):
         self.iterations, self.batch_size = int(iterations), int(batch_size)
         self.weight_decay, self.momentum = float(weight_decay), float(momentum)
         self.data_seed, self.seed, self.barrier = int(data_seed), int(seed), barrier
-        self._macs_max = macs_max
+        if macs_norm != "space_max" and not (isinstance(macs_norm, (int, float)) and macs_norm > 0):
+            raise ConfigError(f"eproxy macs_norm must be a positive number of M MACs or space_max, got {macs_norm!r}")
+        self._macs_norm = macs_norm
         self.threads = threads
         self._images = None
         self._cache: dict[tuple, tuple] = {}  # (arch, training key, seeds) -> (final loss, seconds, failure)
@@ -306,15 +308,17 @@ class EproxyEvaluator(Evaluator):
         return self._macs[str(arch)]
 
     @property
-    def macs_max(self) -> float:
-        if self._macs_max is None:
+    def macs_norm(self) -> float:
+        """The divisor of the MACs term: a fixed number of M MACs (default: the reference's constant,
+        187.17 M) or, with ``space_max``, the space's largest backbone under the same counter."""
+        if self._macs_norm == "space_max":
             big = largest_arch(self.space)
             if big is None:
                 rng = np.random.default_rng(0)  # approximate: the largest of a fixed sample
-                self._macs_max = max(self.macs(self.space.sample(rng)) for _ in range(200))
+                self._macs_norm = max(self.macs(self.space.sample(rng)) for _ in range(200))
             else:
-                self._macs_max = self.macs(big)
-        return float(self._macs_max)
+                self._macs_norm = self.macs(big)
+        return float(self._macs_norm)
 
     # ------------------------------------------------------------ scoring
 
@@ -362,7 +366,7 @@ class EproxyEvaluator(Evaluator):
             self._cache[key] = (s_final, time.perf_counter() - t0, err)
         s_final, seconds, err = self._cache[key]
         if genome.alpha != 0 and err is None:
-            s_final *= 1 - genome.alpha * self.macs(arch) / self.macs_max
+            s_final *= 1 - genome.alpha * self.macs(arch) / self.macs_norm
         return -s_final, seconds, err
 
     def evaluate(self, archs: Sequence) -> list[Evaluation]:

@@ -107,7 +107,8 @@ class ZeroCostEvaluator(Evaluator):
     def __init__(self, space, proxy="synflow", dataset: str | None = None, root=None, path=None,
                  batch_size: int = 64, nwot_batch_size: int = 128, data_seed: int = 42, seed: int = 42,
                  network: str = "zc", synflow_reference_bn: bool = True, reference_size: int = 64,
-                 reference_seed: int = 0, threads: int | None = 1, **_ignored):
+                 reference_seed: int = 0, threads: int | None = 1, zen_repeat: int = 32,
+                 nwot_relu_match: str = "module", **_ignored):
         self.space = space
         self.names = _as_list(proxy)
         self.task = dataset
@@ -116,6 +117,10 @@ class ZeroCostEvaluator(Evaluator):
         self.synflow_keep = synflow_bn_quirk(space) if synflow_reference_bn else ()
         self.reference_size, self.reference_seed = int(reference_size), int(reference_seed)
         self.threads = threads  # fixed, so scores do not depend on the process's thread default
+        if int(zen_repeat) < 1 or nwot_relu_match not in ("module", "name"):
+            raise ConfigError(f"evaluator=zc needs zen_repeat >= 1 and nwot_relu_match=module|name, "
+                              f"got {zen_repeat} and {nwot_relu_match!r}")
+        self.options = {"zen": {"repeat": int(zen_repeat)}, "nwot": {"relu_match": nwot_relu_match}}
         self._cache: dict[tuple, tuple[float, float, str | None]] = {}  # (arch, proxy, data seed) -> (v, s, err)
         self._batches: dict[int, object] = {}
         self._reference: dict[str, np.ndarray] | None = None
@@ -173,7 +178,7 @@ class ZeroCostEvaluator(Evaluator):
 
                             value = synflow(net, batch, self.synflow_keep)
                         else:
-                            value = get_proxy(name)(net, batch)
+                            value = get_proxy(name)(net, batch, **self.options.get(name, {}))
                     err = None
             except Exception as e:  # a proxy failing on one architecture must not stop a search
                 value, err = float("nan"), f"{name} failed: {type(e).__name__}: {e}"

@@ -21,15 +21,15 @@ COST_CLASSES = ("static", "forward", "backward", "second_order")
 @dataclass(frozen=True)
 class Proxy:
     name: str
-    fn: Callable  # fn(net, batch: Batch) -> float
+    fn: Callable  # fn(net, batch: Batch, **options) -> float
     direction: str = "max"
     needs_data: bool = True
     needs_labels: bool = False
     cost: str = "backward"
     description: str = ""
 
-    def __call__(self, net, batch: Batch) -> float:
-        return float(self.fn(net, batch))
+    def __call__(self, net, batch: Batch, **options) -> float:
+        return float(self.fn(net, batch, **options))
 
 
 def _registry() -> dict[str, Proxy]:

@@ -3,7 +3,8 @@
 Re-initialise (conv/linear ~ N(0,1), biases 0, BN identity affine), perturb a
 Gaussian input by γ·ε, and take log of the mean L1 response difference of the
 pre-global-pooling feature map, plus Σ_BN log sqrt(mean running_var) read
-after the two train-mode passes. Averaged over ``repeat`` re-inits.
+after the two train-mode passes. Averaged over ``repeat`` re-inits (32, the
+ZenNAS default and the spec's; each re-init draws fresh weights and inputs).
 
 The pre-pooling features come from ``net.forward_features(x)`` when the
 network has it, else from the input of its last ``AdaptiveAvgPool2d``.
@@ -49,7 +50,9 @@ def _reinit(net: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
 
 
-def zen(net: nn.Module, batch: Batch, repeat: int = 1, gamma: float = 1e-2, batch_size: int = 16) -> float:
+def zen(net: nn.Module, batch: Batch, repeat: int = 32, gamma: float = 1e-2, batch_size: int = 16) -> float:
+    if int(repeat) < 1:
+        raise ValueError(f"zen needs repeat >= 1, got {repeat}")
     batch.require()
     gen = torch.Generator().manual_seed(batch.seed)
     shape = (min(batch_size, batch.x.shape[0]), *batch.input_shape)

@@ -159,8 +159,11 @@ class NB201Space(SearchSpace, Enumerable, Mutable, Sequential, Relaxable, Builda
         return out
 
     def mutate(self, arch: NB201Arch, rng: np.random.Generator) -> NB201Arch:
-        # One random edge gets a different op (the AutoDL reference mutation).
-        e = int(rng.integers(len(EDGES)))
+        # The AutoDL/NATS reference mutation: a node uniformly, then one of its incoming edges
+        # uniformly (so edge 1<-0 is three times as likely as each edge into node 3), then a
+        # different op. REA's mutation=uniform draws the edge uniformly instead.
+        node = 1 + int(rng.integers(3))
+        e = [i for i, (t, _) in enumerate(EDGES) if t == node][int(rng.integers(node))]
         o = int(rng.integers(len(OPS) - 1))
         o = o + (o >= arch.ops[e])
         return NB201Arch(arch.ops[:e] + (o,) + arch.ops[e + 1:])

@@ -5,9 +5,13 @@ An architecture is one episode of len(decisions) steps: at step t the policy
 optional context vector (CATCH's task embedding z) and picks an option of
 decision t. The reward (the task metric standardised by the running mean/std
 of everything evaluated on that task) arrives at the last step; advantages
-use GAE. Transitions (decision steps) go to a memory; when it holds
-``memory_size`` of them, the policy is updated for ``epochs`` epochs with the
-clipped surrogate + value + entropy terms and the memory is cleared.
+use GAE. Episodes go to a memory; when it holds ``memory_size`` of them, the
+policy is updated for ``epochs`` epochs with the clipped surrogate + value +
+entropy terms and the memory is cleared. The paper's "memory size 100" does
+not say 100 of what, so ``memory_unit`` names the reading: ``steps`` (default)
+counts decision steps (transitions: on the 6-edge micro space an update every
+17 architectures, 2 in a 50-query trial), ``episodes`` counts architectures
+(an update every 100 architectures: none in a 50-query trial).
 
 Defaults are the TNB supplement's: Adam lr 0.01 decayed x0.999 every 15
 steps (one step = one sampled architecture), clip 0.2, memory 100, gamma
@@ -232,6 +236,9 @@ def _numpy_to_tensors(obj):
     return obj
 
 
+MEMORY_UNITS = ("steps", "episodes")
+
+
 class PPO(Strategy):
     requires = (Sequential,)
 
@@ -239,9 +246,11 @@ class PPO(Strategy):
                  clip: float = 0.2, memory_size: int = 100, gamma: float = 0.99, gae_lambda: float = 0.95,
                  value_coef: float = 1.0, entropy_coef: float = 0.01, epochs: int = 4, hidden: int = 64,
                  layers: int = 2, invalid_reward: float = -3.0, failure_reward: float = -3.0,
-                 max_resample: int = 200, pretrain_queries: int = 0):
+                 max_resample: int = 200, pretrain_queries: int = 0, memory_unit: str = "steps"):
         if not 0 < clip < 1:
             raise ConfigError(f"PPO clip must be in (0, 1), got {clip}")
+        if memory_unit not in MEMORY_UNITS:
+            raise ConfigError(f"PPO memory_unit must be one of {', '.join(MEMORY_UNITS)}, got {memory_unit!r}")
         if int(memory_size) < 1 or int(epochs) < 1 or int(pretrain_queries) < 0:
             raise ConfigError("PPO needs memory_size >= 1, epochs >= 1 and pretrain_queries >= 0")
         self.hp = dict(lr=float(lr), lr_decay=float(lr_decay), lr_decay_every=int(lr_decay_every),
@@ -249,7 +258,8 @@ class PPO(Strategy):
                        gae_lambda=float(gae_lambda), value_coef=float(value_coef),
                        entropy_coef=float(entropy_coef), epochs=int(epochs), hidden=int(hidden),
                        layers=int(layers), invalid_reward=float(invalid_reward),
-                       failure_reward=float(failure_reward), max_resample=int(max_resample))
+                       failure_reward=float(failure_reward), max_resample=int(max_resample),
+                       memory_unit=memory_unit)
         self.pretrain_queries = int(pretrain_queries)
 
     # ------------------------------------------------------------ setup
@@ -368,7 +378,8 @@ class PPO(Strategy):
 
     def _remember(self, ep: Episode) -> None:
         self.memory.append(ep)
-        if len(self.memory) * self.coding.steps >= self.hp["memory_size"]:
+        held = len(self.memory) * (self.coding.steps if self.hp["memory_unit"] == "steps" else 1)
+        if held >= self.hp["memory_size"]:
             self.update()
 
     def reward(self, ep: Episode) -> float:

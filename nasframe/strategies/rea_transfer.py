@@ -22,8 +22,8 @@ class RegularizedEvolutionTransfer(RegularizedEvolution):
     transfer = True
 
     def __init__(self, population_size: int = 10, sample_size: int = 10, pretrain_queries: int = 50,
-                 seeds: int = 10):
-        super().__init__(population_size, sample_size)
+                 seeds: int = 10, mutation: str = "reference"):
+        super().__init__(population_size, sample_size, mutation)
         if int(pretrain_queries) < 1 or int(seeds) < 1:
             raise ConfigError(f"REA-transfer needs pretrain_queries >= 1 and seeds >= 1, "
                               f"got {pretrain_queries} and {seeds}")

@@ -11,7 +11,11 @@ from nasframe.errors import ArchitectureError
 from nasframe.evaluators.dps_fitness import fitness_from
 from nasframe.spaces.eproxy_config import (BASE_GENOME, BASES, EproxyConfigSpace, EproxyGenome, load_genome,
                                            parse_genome)
-from nasframe.strategies.dps import DiscreteProxySearch
+from nasframe.strategies.rea import RegularizedEvolution
+
+
+def DPS(population_size, tournament_size, **kw):  # noqa: N802 - the DPS config of the one aging evolution
+    return RegularizedEvolution(population_size, tournament_size, replace=False, **kw)
 
 
 class ToyFitness(Evaluator):
@@ -34,7 +38,7 @@ class ToyFitness(Evaluator):
 def run(tmp_path, queries, name="run", resume=False, seed=0, strategy=None):
     space = EproxyConfigSpace(0.2)
     ev = ToyFitness()
-    strategy = strategy or DiscreteProxySearch(40, 10)
+    strategy = strategy or DPS(40, 10)
     r = Runner(space, ev, strategy, Budget(queries=queries), tmp_path / name, seed=seed, progress=False,
                plot=False, resume=resume)
     return r.run(), ev, strategy
@@ -73,11 +77,12 @@ def _distance(a: EproxyGenome, b: EproxyGenome) -> int:
 
 
 def test_tournament_is_without_replacement_over_the_last_population():
-    s = DiscreteProxySearch(4, 4)
+    s = DPS(4, 4)
     space = EproxyConfigSpace()
     s.setup(space, (Objective("fitness"),), np.random.default_rng(0))
     gs = [space.sample(np.random.default_rng(i)) for i in range(6)]
-    s.evaluated = [(g, f) for g, f in zip(gs, [9, 1, 2, 3, 4, 0])]
+    for g, f in zip(gs, [9, 1, 2, 3, 4, 0]):
+        s.tell([g], [checked({"fitness": float(f)}, (Objective("fitness"),))])
     # window = last 4; sampling all 4 without replacement must find the best of the window (fitness 4)
     assert s._parent() == gs[4]
 
@@ -89,8 +94,8 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path):
     assert [r["arch"] for r in history(tmp_path, "full")] == [r["arch"] for r in history(tmp_path, "part")]
 
 
-def test_include_base_puts_the_base_genome_first(tmp_path):
-    run(tmp_path, 5, strategy=DiscreteProxySearch(4, 2, include_base=True))
+def test_initial_puts_the_base_genome_first(tmp_path):
+    run(tmp_path, 5, strategy=DPS(4, 2, initial=[str(BASE_GENOME)]))
     assert history(tmp_path)[0]["arch"] == str(BASE_GENOME)
 
 
@@ -134,3 +139,23 @@ def test_fitness_is_spearman_and_undefined_maps_to_minus_one():
     assert fitness_from([4, 3, 2, 1], [10, 20, 30, 40]) == pytest.approx(-1.0)
     assert fitness_from([1, 1, 1, 1], [10, 20, 30, 40]) == -1.0  # constant scores: NaN -> -1 (P7)
     assert fitness_from([1, math.nan, 3, 4], [10, 20, 30, 40]) == -1.0
+
+
+def test_dps_config_replays_the_committed_dps_ledgers_genome_for_genome():
+    """The merged aging evolution asks exactly what the former DPS strategy asked (experiments/dps_nb201)."""
+    from pathlib import Path
+
+    from nasframe.core.evaluator import Evaluation
+    from nasframe.core.runner import seed_everything
+
+    root = Path(__file__).resolve().parents[2] / "experiments" / "dps_nb201"
+    for seed in (0, 1, 2):
+        hist = [json.loads(line) for line in (root / f"seed{seed}" / "history.jsonl").read_text().splitlines()]
+        hist = [h for h in hist if h["phase"] == "search"]
+        s = DPS(40, 10)
+        s.setup(EproxyConfigSpace(0.2), (Objective("fitness", "max"),), seed_everything(seed))
+        for h in hist:
+            (a,) = s.ask(1)
+            assert str(a) == h["arch"]
+            s.tell([a], [Evaluation.from_json(h).visible()])
+        assert len(hist) == 200

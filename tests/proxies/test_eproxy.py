@@ -9,6 +9,7 @@ from torch import nn
 from nasframe.core.space import Architecture, Buildable, SearchSpace
 from nasframe.evaluators import eproxy as ep
 from nasframe.evaluators.eproxy import EproxyEvaluator, ProxyNet, Taps, branch_target, load_bases
+from nasframe.errors import ConfigError
 from nasframe.spaces.eproxy_config import BASE_GENOME, EproxyConfigSpace, Slot
 
 
@@ -120,7 +121,7 @@ def test_score_is_minus_the_final_weighted_loss_and_alpha_discounts_by_macs():
     from dataclasses import replace
 
     g = replace(GENOME, alpha=0.5)
-    ev2 = evaluator(macs_max=2 * ev.macs(Width(8)))
+    ev2 = evaluator(macs_norm=2 * ev.macs(Width(8)))
     assert ev2.score(Width(8), g)[0] == pytest.approx(-curve[-1] * (1 - 0.5 * 0.5), rel=1e-6)
 
 
@@ -178,11 +179,21 @@ def test_genomes_differing_only_in_alpha_or_unused_slots_train_once_with_identic
     twin = replace(g, alpha=-0.2, slots=g.slots[:2] + (Slot((1, 1, 1, 1, 1), 7, 7, 512, 512, 2.0),))  # slot 2 unused
     assert twin.training_key == g.training_key and str(twin) != str(g)
     assert replace(g, lr=0.5).training_key != g.training_key
-    ev = evaluator(macs_max=4.0 * Width(8).w)
+    ev = evaluator(macs_norm=4.0 * Width(8).w)
     s_g = ev.score(Width(8), g)
     s_twin = ev.score(Width(8), twin)
     assert len(ev._cache) == 1  # the twin reused the loss curve
-    fresh = evaluator(macs_max=4.0 * Width(8).w)
+    fresh = evaluator(macs_norm=4.0 * Width(8).w)
     assert fresh.score(Width(8), twin)[::2] == s_twin[::2]  # score and failure bit-identical to a fresh training
-    final = -s_g[0] / (1 - 0.3 * ev.macs(Width(8)) / ev.macs_max)
-    assert s_twin[0] == pytest.approx(-final * (1 + 0.2 * ev.macs(Width(8)) / ev.macs_max), rel=1e-12)
+    final = -s_g[0] / (1 - 0.3 * ev.macs(Width(8)) / ev.macs_norm)
+    assert s_twin[0] == pytest.approx(-final * (1 + 0.2 * ev.macs(Width(8)) / ev.macs_norm), rel=1e-12)
+
+
+def test_macs_norm_defaults_to_the_reference_constant_and_space_max_is_the_sample_largest():
+    assert evaluator().macs_norm == 187.17  # the reference divides by a fixed 187.17 M
+    ev = evaluator(macs_norm="space_max")
+    rng = np.random.default_rng(0)  # TinySpace has no declared largest arch: the largest of a fixed sample
+    assert ev.macs_norm == max(ev.macs(TinySpace().sample(rng)) for _ in range(200))
+    for bad in (0, -1.0, "largest"):
+        with pytest.raises(ConfigError):
+            evaluator(macs_norm=bad)

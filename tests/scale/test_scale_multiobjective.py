@@ -105,7 +105,7 @@ def test_pareto_report_against_true_front(shared_data, tmp_path):
     from nasframe.analysis.pareto_report import main
     from nasframe.api import search
 
-    for strategy in (["strategy=optuna", "strategy.sampler=nsgaii"], ["strategy=random"]):
+    for strategy in (["strategy=optuna", "strategy/sampler=nsgaii"], ["strategy=random"]):
         search([*strategy, "evaluator=multi", f"data.root={shared_data}", "budget.queries=40"],
                out_dir=tmp_path / strategy[-1].split("=")[-1], progress=False, plot=False)
     assert main([str(tmp_path)]) == 0

@@ -310,3 +310,24 @@ def test_ppo_and_catch_handle_refused_macro_lists(tmp_path, which):
     assert all(space.parse(a) in space for a in archs)
     if which == "ppo":
         assert strategy.updates >= 1
+
+
+@pytest.mark.parametrize("unit, updates_at_50, updates_at_100", [("steps", 2, 5), ("episodes", 0, 1)])
+def test_memory_unit_counts_decision_steps_or_episodes(unit, updates_at_50, updates_at_100):
+    from nasframe.core.evaluator import Evaluation
+    from nasframe.spaces.nb201 import NB201Space
+
+    ppo = PPO(memory_size=100, memory_unit=unit)
+    ppo.setup(NB201Space(), (Objective("val_acc", "max"),), np.random.default_rng(0))
+    counts = []
+    for q in range(1, 101):
+        archs = ppo.ask(1)
+        ppo.tell(archs, [Evaluation({"val_acc": float(sum(a.ops))}) for a in archs])
+        if q in (50, 100):
+            counts.append(ppo.updates)
+    assert counts == [updates_at_50, updates_at_100]  # steps: 6 per NB201 episode, an update every 17 archs
+
+
+def test_unknown_memory_unit_is_refused():
+    with pytest.raises(ConfigError):
+        PPO(memory_unit="transitions")

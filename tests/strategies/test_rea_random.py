@@ -65,3 +65,49 @@ def test_failures_are_worst():
     archs2 = rea.ask(1)
     rea.tell(archs2, [Evaluation({"val_acc": 1.0})])
     assert rea.recommend() == archs2[0]
+
+
+def _changed_edges(mutate, n=6000, seed=0):
+    rng = np.random.default_rng(seed)
+    parent = NB201Space().sample(rng)
+    counts = np.zeros(6)
+    for _ in range(n):
+        child = mutate(parent, rng)
+        diff = [i for i, (x, y) in enumerate(zip(parent.ops, child.ops)) if x != y]
+        assert len(diff) == 1  # exactly one edge gets a different op
+        counts[diff[0]] += 1
+    return counts / n
+
+
+def test_reference_mutation_picks_a_node_then_an_edge_into_it():
+    rea = RegularizedEvolution(mutation="reference")
+    rea.setup(NB201Space(), OBJ, np.random.default_rng(0))
+    freq = _changed_edges(lambda a, rng: (setattr(rea, "rng", rng), rea._mutate(a))[1])
+    # edges in string order: 1<-0 | 2<-0 2<-1 | 3<-0 3<-1 3<-2
+    np.testing.assert_allclose(freq, [1 / 3, 1 / 6, 1 / 6, 1 / 9, 1 / 9, 1 / 9], atol=0.025)
+
+
+def test_uniform_mutation_draws_the_edge_uniformly_as_nasframe_did_before():
+    rea = RegularizedEvolution(mutation="uniform")
+    rea.setup(NB201Space(), OBJ, np.random.default_rng(0))
+    freq = _changed_edges(lambda a, rng: (setattr(rea, "rng", rng), rea._mutate(a))[1])
+    np.testing.assert_allclose(freq, [1 / 6] * 6, atol=0.025)
+
+    def previous(arch, rng):  # the former NB201Space.mutate, draw for draw
+        e = int(rng.integers(6))
+        o = int(rng.integers(4))
+        o += o >= arch.ops[e]
+        return arch.ops[:e] + (o,) + arch.ops[e + 1:]
+
+    a, r1, r2 = NB201Space().sample(np.random.default_rng(1)), np.random.default_rng(2), np.random.default_rng(2)
+    rea.rng = r1
+    assert [rea._mutate(a).ops for _ in range(50)] == [previous(a, r2) for _ in range(50)]
+
+
+def test_unknown_mutation_is_refused():
+    import pytest
+
+    from nasframe.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        RegularizedEvolution(mutation="node")
