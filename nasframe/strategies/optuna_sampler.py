@@ -151,18 +151,6 @@ class OptunaSampler(Strategy):
         """Strategy-level counters for the run summary."""
         return {"repeats": self.repeats}
 
-    def observe(self, archs, evaluations):
-        """Results this sampler did not ask for become finished trials of its study."""
-        import optuna
-
-        self.history.extend(zip(archs, evaluations))
-        for arch, ev in zip(archs, evaluations):
-            params = dict(zip(self.distributions, self.space.to_decisions(arch)))
-            values = None if ev.failed else [ev.values[o.name] for o in self.objectives]
-            self.study.add_trial(optuna.trial.create_trial(
-                params=params, distributions=self.distributions, values=values,
-                state=_failed() if ev.failed else optuna.trial.TrialState.COMPLETE))
-
     def recommend(self):
         if len(self.objectives) == 1:
             return super().recommend()
