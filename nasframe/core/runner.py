@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -286,7 +286,8 @@ class Runner:
             if len(fresh) != len(group):
                 raise NasframeError(f"evaluator returned {len(fresh)} results for {len(group)} architectures")
             for i, ev in zip(group, fresh):
-                out[i] = ev
+                # the ledger records the fidelity asked for, even on a failure the evaluator built plainly
+                out[i] = ev if f is None or ev.fidelity is not None else replace(ev, fidelity=f)
                 records[i] = {"wall_time": wall}
         for i, a in enumerate(archs):
             rec = records[i]
@@ -340,6 +341,7 @@ class Runner:
             "wall_seconds": wall,
             "seed": self.seed,
             "evaluator": self.evaluator.describe(),
+            **({"strategy_stats": st} if (st := self.strategy.stats()) else {}),
             "config": self.config,
             **info,
         }

@@ -83,6 +83,10 @@ class Strategy(abc.ABC):
                 best, best_fit = arch, f
         return best
 
+    def stats(self) -> dict:
+        """Facts for the run summary (e.g. repeats a sampler proposed and was answered free)."""
+        return {}
+
     def pretrain(self, sources: Sequence[SourceTask]) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not support transfer from source tasks")
 
