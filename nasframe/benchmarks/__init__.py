@@ -37,6 +37,8 @@ class Benchmark:
     report_columns: dict = field(default_factory=dict)  # report name -> column (test metrics)
     cost_column: str | None = None  # simulated training seconds, if the source has them
     dataset: str = ""
+    # schedule ("12", "200") -> (validation curve column, time curve column), architectures × seeds × epochs
+    curves: dict = field(default_factory=dict)
 
     # what the space must offer for index_of (benchmarks keyed otherwise override both)
     requires = (Enumerable,)

@@ -112,7 +112,9 @@ def load(space, dataset: str | None, root: Path | None = None, path: Path | None
         raise DataError(f"benchmark file {source} does not exist; fix benchmark.path or data.root")
     fmt = detect_format(source)
     reader = readers()[fmt]
-    table = cached(source, f"nb201-{fmt}", lambda: reader(space, source), use_cache=use_cache)
+    # "-curves": tables cached before learning curves were read are rebuilt once
+    table = cached(source, f"nb201-{fmt}" + ("" if fmt == "csv" else "-curves"), lambda: reader(space, source),
+                   use_cache=use_cache)
     key = COLUMN_KEY[ds]
     if f"{key}_val" not in table.columns:
         raise DataError(f"{source} has no {ds} columns ({key}_val); use a file that covers {ds} "
@@ -120,4 +122,6 @@ def load(space, dataset: str | None, root: Path | None = None, path: Path | None
     cost = f"{key}_train_time" if f"{key}_train_time" in table.columns else None
     objective = Objective("val_acc", "max", "%", f"NB201 {ds} validation accuracy"
                           + (" (cifar10-valid run)" if ds == "cifar10" else ""))
-    return Benchmark(table, objective, f"{key}_val", {"test_acc": f"{key}_test"}, cost, ds)
+    curves = {sched: (f"{key}_val_curve@{sched}", f"{key}_time_curve@{sched}") for sched in ("12", "200")
+              if f"{key}_val_curve@{sched}" in table.columns}
+    return Benchmark(table, objective, f"{key}_val", {"test_acc": f"{key}_test"}, cost, ds, curves)

@@ -35,6 +35,14 @@ run (NB201: up to three seeds, 777/888/999):
   records times for every architecture (the v1_0 ``.pth`` has no 200-epoch
   times, so it has no cost column).
 
+Learning curves (for multi-fidelity search and the NATS-Bench protocol): per dataset and schedule
+(``"12"``: NB201's 12-epoch schedule, ``'less'`` in a ``.pth``, ``'12'`` in NATS-Bench; ``"200"``),
+``<d>_val_curve@<schedule>`` holds the validation accuracy after every epoch for every seed of the
+validation run (architectures × seeds × epochs, NaN where a seed is missing, seeds in ascending
+order), and ``<d>_time_curve@<schedule>`` the recorded seconds to reach that epoch: the summed
+per-epoch training times plus that epoch's validation time, which is what NATS-Bench's
+``simulate_train_eval`` charges (``train-all-time + valid-per-time``).
+
 NASLib pickles hold one learning curve per run (one seed, as NASLib built
 them): ``<d>_val`` is its last entry (epoch 200) of ``cifar10-valid`` /
 ``cifar100`` / ``ImageNet16-120``; the file has no separate test curve, so
@@ -70,6 +78,8 @@ SPLITS = {
 COLUMN_KEY = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16-120": "imagenet16_120"}
 EPOCHS = 200
 PTH_HP, NATS_HP = "full", "200"  # where the 200-epoch results live in each layout
+# schedule name -> key of its results in each layout
+SCHEDULES = {"pth": {"12": "less", "200": "full"}, "nats": {"12": "12", "200": "200"}}
 
 PTH_FILES = ("NAS-Bench-201-v1_1-096897.pth", "NAS-Bench-201-v1_0-e61699.pth")
 NATS_FILES = ("NATS-tss-v1_0-3ffb9.pickle.pbz2", "NATS-tss-v1_0-3ffb9-simple", "NATS-tss-v1_0-3ffb9-full")
@@ -159,6 +169,7 @@ class _TableBuilder:
         self.space, self.path, self.fmt = space, path, fmt
         self.values: dict[str, np.ndarray] = {}
         self.seen = np.zeros(len(space), dtype=bool)
+        self.curves: dict[str, dict[int, np.ndarray]] = {}  # column -> index -> seeds × epochs
 
     def index(self, arch_str) -> int:
         try:
@@ -167,12 +178,31 @@ class _TableBuilder:
             raise DataError(f"{self.path}: architecture {arch_str!r} is not an NB201 cell ({e}); "
                             "the file is not an NB201 benchmark") from None
 
-    def put(self, index: int, values: dict) -> None:
+
+    def put(self, index: int, values: dict, curves: dict | None = None) -> None:
         self.seen[index] = True
         for col, v in values.items():
             if col not in self.values:
                 self.values[col] = np.full(len(self.space), np.nan)
             self.values[col][index] = v
+        for col, arr in (curves or {}).items():
+            self.curves.setdefault(col, {})[index] = arr
+
+    def curve_columns(self) -> dict:
+        """Per-architecture curves stacked to architectures × seeds × epochs (float32: 200 epochs of
+        three seeds for 15,625 cells is 37 MB a column), NaN-padded."""
+        out = {}
+        for col, by_index in self.curves.items():
+            seeds = max(a.shape[0] for a in by_index.values())
+            epochs = max(a.shape[1] for a in by_index.values())
+            if seeds == 0 or epochs == 0:
+                continue
+            stacked = np.full((len(self.space), seeds, epochs), np.nan, dtype=np.float32)
+            for i, a in by_index.items():
+                stacked[i, :a.shape[0], :a.shape[1]] = a
+            if not np.isnan(stacked).all():
+                out[col] = stacked
+        return out
 
     def table(self, meta: dict) -> BenchmarkTable:
         if not self.seen.any():
@@ -195,7 +225,10 @@ class _TableBuilder:
         meta = dict(meta, format=self.fmt, rows=int(self.seen.sum()))
         if dropped:
             meta["incomplete_times_dropped"] = dropped
-        return BenchmarkTable("nb201", len(self.space), cols, meta)
+        curves = self.curve_columns()
+        if curves:
+            meta["curves"] = sorted(curves)
+        return BenchmarkTable("nb201", len(self.space), {**cols, **curves}, meta)
 
 
 def _from_benchmark_dict(space, data, path: Path, hp: str, fmt: str) -> BenchmarkTable:
@@ -206,7 +239,8 @@ def _from_benchmark_dict(space, data, path: Path, hp: str, fmt: str) -> Benchmar
     builder = _TableBuilder(space, path, fmt)
     for idx, by_hp in data["arch2infos"].items():
         archres = _pick_hp(by_hp, hp, path, idx)
-        builder.put(builder.index(_arch_string(meta_archs, idx, archres, path)), _arch_values(archres, path))
+        builder.put(builder.index(_arch_string(meta_archs, idx, archres, path)), _arch_values(archres, path),
+                    _schedule_curves(by_hp, SCHEDULES[fmt], path))
     return builder.table(meta={"epoch": EPOCHS, "seeds": "mean over all seeds in the file", "hp": hp})
 
 
@@ -221,8 +255,10 @@ def _from_nats_folder(space, folder: Path) -> BenchmarkTable:
                         "extract the complete NATS-tss-v1_0-3ffb9-simple archive there")
     builder = _TableBuilder(space, folder, "nats")
     for idx, f in tqdm(files, desc=f"reading {folder.name}", unit="arch", disable=None):
-        archres = _pick_hp(load_pickle(f), NATS_HP, f, idx)
-        builder.put(builder.index(_arch_string(meta_archs, idx, archres, f)), _arch_values(archres, f))
+        by_hp = load_pickle(f)
+        archres = _pick_hp(by_hp, NATS_HP, f, idx)
+        builder.put(builder.index(_arch_string(meta_archs, idx, archres, f)), _arch_values(archres, f),
+                    _schedule_curves(by_hp, SCHEDULES["nats"], f))
     return builder.table(meta={"epoch": EPOCHS, "seeds": "mean over all seeds in the file", "hp": NATS_HP})
 
 
@@ -265,6 +301,47 @@ def _arch_values(archres, path) -> dict:
         out[f"{key}_test"] = _mean(_final_acc(r, tset) for r in runs.get(trun, ()))
         out[f"{key}_train_time"] = _mean(_train_seconds(r) for r in runs.get(vrun, ()))
     return out
+
+
+def _schedule_curves(by_hp: dict, keys: dict, path) -> dict:
+    """``<d>_val_curve@<schedule>`` / ``<d>_time_curve@<schedule>``: seeds × epochs arrays of one architecture."""
+    out = {}
+    for schedule, hp in keys.items():
+        archres = by_hp.get(hp)
+        if not isinstance(archres, dict) or not isinstance(archres.get("all_results"), dict):
+            continue  # e.g. a file without the 12-epoch schedule
+        for ds, ((vrun, vset), _) in SPLITS.items():
+            runs = sorted(((seed, r) for (run, seed), r in archres["all_results"].items() if run == vrun),
+                          key=lambda x: x[0])
+            if not runs:
+                continue
+            val = np.array([_acc_curve(r, vset) for _, r in runs], dtype=np.float64)
+            time = np.array([_time_curve(r, vset) for _, r in runs], dtype=np.float64)
+            key = COLUMN_KEY[ds]
+            out[f"{key}_val_curve@{schedule}"], out[f"{key}_time_curve@{schedule}"] = val, time
+    return out
+
+
+def _epochs_of(result: dict) -> int:
+    return int(result.get("epochs") or EPOCHS)
+
+
+def _acc_curve(result: dict, set_name: str) -> list[float]:
+    accs = result.get("eval_acc1es") or {}
+    return [_number(accs.get(f"{set_name}@{e}")) for e in range(_epochs_of(result))]
+
+
+def _time_curve(result: dict, set_name: str) -> list[float]:
+    """Seconds to reach each epoch: summed training times plus that epoch's validation time."""
+    epochs = _epochs_of(result)
+    times = result.get("train_times")
+    per_epoch = list(times.values()) if isinstance(times, dict) else list(times or [])
+    if len(per_epoch) < epochs:
+        return [math.nan] * epochs
+    train = np.cumsum([_number(v) for v in per_epoch[:epochs]])
+    evals = result.get("eval_times") or {}
+    valid = [_number(evals.get(f"{set_name}@{e}")) for e in range(epochs)]
+    return [float(train[e]) + (0.0 if math.isnan(v) else v) for e, v in enumerate(valid)]
 
 
 def _final_acc(result: dict, set_name: str) -> float:

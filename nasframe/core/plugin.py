@@ -84,8 +84,8 @@ class RunContext:
 
     @property
     def seen(self) -> Mapping[Architecture, Evaluation]:
-        """Every architecture evaluated in the search phase so far, with its first evaluation."""
-        return self._runner._seen
+        """Every architecture evaluated at full fidelity in the search phase so far, with its first evaluation."""
+        return self._runner._seen_full
 
     def recorded(self, phase: str, index: int) -> dict | None:
         """The ledger line ``(phase, index)`` a resumed run found on disk, if any."""

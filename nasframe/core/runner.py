@@ -18,19 +18,25 @@ point continues to exactly the history of an uninterrupted one without
 evaluating anything twice; at most one checkpoint interval of strategy work is
 redone.
 
+Multi-fidelity strategies ask for ``(architecture, fidelity)`` pairs (``Strategy.ask_at``); each
+ledger line records the fidelity it was measured at, and ``seen`` is keyed by (architecture,
+fidelity) with a full-fidelity ask and an ask at the evaluator's ``max_fidelity`` sharing one key.
+
 Everything optional (progress bar, plots, a study shared by many workers) is a
 ``RunnerPlugin`` (``nasframe.core.plugin``) that the composition root attaches.
 """
 from __future__ import annotations
 
+import math
 import random
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
 
-from nasframe.core.evaluator import Evaluation, Evaluator
+from nasframe.core.evaluator import Evaluation, Evaluator, has_fidelity
 from nasframe.core.ledger import Ledger, read_history
 from nasframe.core.plugin import RunContext, RunnerPlugin
 from nasframe.core.space import Architecture, SearchSpace, require
@@ -45,6 +51,7 @@ CHECKPOINT_COST_FACTOR = 20  # the loop runs >= 20x as long as a checkpoint take
 class Budget:
     queries: int = 100
     seconds: float | None = None  # simulated seconds (evaluation cost), optional
+    epochs: float | None = None  # summed fidelity (training epochs) of the queries, optional
 
     def __post_init__(self):
         q = self.queries
@@ -53,6 +60,9 @@ class Budget:
         self.queries = int(q)
         if self.seconds is not None and not (isinstance(self.seconds, (int, float)) and self.seconds > 0):
             raise ConfigError(f"budget.seconds must be a positive number or null, got {self.seconds!r}")
+        if self.epochs is not None and (isinstance(self.epochs, bool)
+                                        or not isinstance(self.epochs, (int, float)) or self.epochs <= 0):
+            raise ConfigError(f"budget.epochs must be a positive number or null, got {self.epochs!r}")
 
 
 @dataclass
@@ -131,6 +141,15 @@ class Runner:
             raise ConfigError(f"evaluator '{e_name}' declares no objective")
         if self.batch_size <= 0:
             raise ConfigError(f"batch_size must be a positive integer, got {self.batch_size}")
+        if (self.strategy.needs_fidelity or self.budget.epochs is not None) and not has_fidelity(self.evaluator):
+            why = (f"strategy '{s_name}' asks for architectures at a fidelity (training epochs)"
+                   if self.strategy.needs_fidelity else "budget.epochs counts training epochs")
+            raise ConfigError(f"{why}, but evaluator '{e_name}' answers at one fidelity only; use "
+                              "evaluator=train, or a benchmark file with per-epoch curves (an official "
+                              "NB201 .pth or NATS-Bench file) with evaluator=lookup")
+        if self.strategy.needs_fidelity:
+            ev = self.evaluator
+            self.strategy.fidelity_range = (int(ev.min_fidelity), int(ev.max_fidelity))
         if self.sources and not self.strategy.transfer:
             raise ConfigError(f"strategy '{s_name}' does not use source tasks; drop transfer.sources "
                               "or pick a transfer strategy (rea_transfer, ppo_transfer, catch)")
@@ -155,13 +174,16 @@ class Runner:
             if self.sources and not pretrained:
                 self.strategy.pretrain([self._source_task(s) for s in self.sources])
                 self._checkpoint(step, sim)  # pre-training is expensive: always kept
-            while step < self.budget.queries and (self.budget.seconds is None or sim < self.budget.seconds):
+            while (step < self.budget.queries and (self.budget.seconds is None or sim < self.budget.seconds)
+                   and (self.budget.epochs is None or self._epochs < self.budget.epochs)):
                 n = min(self.batch_size, self.budget.queries - step)
                 for p in self.plugins:
                     n = p.before_ask(n)
                 if n == 0:
                     break
-                archs = list(self.strategy.ask(n))
+                queries = list(self.strategy.ask_at(n))
+                fids = {i: f for i, (_, f) in enumerate(queries)} if self.strategy.needs_fidelity else {}
+                archs = [a for a, _ in queries]
                 for p in self.plugins:
                     archs = p.after_ask(archs)
                 if not archs:
@@ -170,13 +192,15 @@ class Runner:
                     raise NasframeError(f"strategy returned {len(archs)} architectures when asked for {n}")
                 for a in archs:
                     self.space.check(a)
-                evals = self._evaluate("search", archs, self._seen)
+                fidelities = [self._fidelity(fids.get(i)) for i in range(len(archs))]
+                evals = self._evaluate("search", archs, self._seen, fidelities=fidelities)
                 for p in self.plugins:
                     p.after_evaluate(archs, evals)
-                for a, ev in zip(archs, evals):
+                for a, f, ev in zip(archs, fidelities, evals):
                     step += 1
                     sim += ev.cost
-                    self._seen.setdefault(a, ev)
+                    self._epochs += self._spent(f)
+                    self._seen.setdefault(self._key(a, f), ev)
                 self.strategy.tell(archs, [ev.visible() for ev in evals])
                 for p in self.plugins:
                     p.after_tell(archs, evals)
@@ -206,7 +230,9 @@ class Runner:
         self._counters: dict[str, int] = {}
         self._records = 0
         self._sim = 0.0
-        self._seen: dict[Architecture, Evaluation] = {}
+        self._epochs = 0.0  # summed fidelity of the queries (budget.epochs)
+        self._seen: dict[tuple[Architecture, int | None], Evaluation] = {}  # by (architecture, fidelity)
+        self._seen_full = _FullFidelity(self._seen)
         rng = seed_everything(self.seed)
         self.strategy.setup(self.space, self.evaluator.objectives, rng)
         # Wall time survives a resume: the checkpoint's total, plus the recorded
@@ -223,6 +249,7 @@ class Runner:
             self._counters = dict(checkpoint["counters"])
             self._records = checkpoint["records"]
             self._wall_before = checkpoint["wall"]
+            self._epochs = checkpoint.get("epochs", 0.0)
             told = []
             for r in recorded[:self._records]:
                 if r["phase"].startswith("pretrain:"):
@@ -230,7 +257,7 @@ class Runner:
                 arch, ev = self.space.parse(r["arch"]), Evaluation.from_json(r)
                 told.append((arch, ev.visible()))
                 if r["phase"] == "search":
-                    self._seen.setdefault(arch, ev)
+                    self._seen.setdefault(self._key(arch, r.get("fidelity")), ev)
             if len(told) != checkpoint.get("told", len(told)):
                 raise NasframeError(f"the checkpoint of {self.ledger.dir} says the strategy was told "
                                     f"{checkpoint['told']} results but the ledger holds {len(told)}; the run "
@@ -247,9 +274,32 @@ class Runner:
     def _wall(self) -> float:
         return self._wall_before + time.perf_counter() - self._t0
 
-    def _evaluate(self, phase: str, archs: list, seen: dict | None, evaluator=None) -> list[Evaluation]:
+    def _fidelity(self, f):
+        """A strategy's requested fidelity, checked against the evaluator's range (None: full)."""
+        if f is None:
+            return None
+        try:
+            return self.evaluator.check_fidelity(f)
+        except ValueError as e:
+            raise NasframeError(f"strategy asked for an invalid fidelity: {e}") from None
+
+    def _key(self, arch, f):
+        """The ``seen`` key: a full-fidelity ask and an ask at ``max_fidelity`` are one measurement."""
+        full = self.evaluator.max_fidelity if has_fidelity(self.evaluator) else None
+        return arch, (None if f == full else f)
+
+    def _spent(self, f) -> float:
+        """What a query charges to budget.epochs: its fidelity, the evaluator's full one if None."""
+        if not has_fidelity(self.evaluator):
+            return 0.0
+        return float(self.evaluator.max_fidelity if f is None else f)
+
+    def _evaluate(self, phase: str, archs: list, seen: dict | None, evaluator=None,
+                  fidelities: list | None = None) -> list[Evaluation]:
         """Evaluate (or replay from the ledger) and record one batch of one phase."""
         evaluator = evaluator or self.evaluator
+        fidelities = fidelities or [None] * len(archs)
+        keys = [self._key(a, f) for a, f in zip(archs, fidelities)]
         start = self._counters.get(phase, 0)
         out: list[Evaluation | None] = [None] * len(archs)
         records: list[dict | None] = [None] * len(archs)
@@ -257,30 +307,36 @@ class Runner:
         for i, a in enumerate(archs):
             rec = self._replay.get((phase, start + i))
             if rec is not None:
-                if rec["arch"] != str(a):
+                # a full-fidelity ask (None) may have been recorded with the epoch it was measured at
+                if rec["arch"] != str(a) or (fidelities[i] is not None and rec.get("fidelity") != fidelities[i]):
+                    asked = str(a) if fidelities[i] is None else f"{a} at fidelity {fidelities[i]}"
+                    had = rec["arch"] if rec.get("fidelity") is None else f"{rec['arch']} at fidelity {rec['fidelity']}"
                     raise NasframeError(f"resume diverged at {phase} query {start + i}: the ledger has "
-                                        f"{rec['arch']} but the strategy asked {a}; the run is not "
+                                        f"{had} but the strategy asked {asked}; the run is not "
                                         "deterministic, start a new run folder")
                 out[i], records[i] = Evaluation.from_json(rec), rec
                 self._wall_before += rec.get("wall_time", 0.0)
-            elif seen is not None and a in seen:
-                out[i] = seen[a]
+            elif seen is not None and keys[i] in seen:
+                out[i] = seen[keys[i]]
             else:
                 todo.append(i)
-        if todo:
+        for f in dict.fromkeys(fidelities[i] for i in todo):  # one evaluator call per fidelity asked
+            group = [i for i in todo if fidelities[i] == f]
+            batch = [archs[i] for i in group]
             t = time.perf_counter()
-            fresh = evaluator.evaluate([archs[i] for i in todo])
-            wall = (time.perf_counter() - t) / len(todo)
-            if len(fresh) != len(todo):
-                raise NasframeError(f"evaluator returned {len(fresh)} results for {len(todo)} architectures")
-            for i, ev in zip(todo, fresh):
-                out[i] = ev
+            fresh = evaluator.evaluate(batch) if f is None else evaluator.evaluate_at(batch, f)
+            wall = (time.perf_counter() - t) / len(group)
+            if len(fresh) != len(group):
+                raise NasframeError(f"evaluator returned {len(fresh)} results for {len(group)} architectures")
+            for i, ev in zip(group, fresh):
+                # the ledger records the fidelity asked for, even on a failure the evaluator built plainly
+                out[i] = ev if f is None or ev.fidelity is not None else replace(ev, fidelity=f)
                 records[i] = {"wall_time": wall}
         for i, a in enumerate(archs):
             rec = records[i]
             if rec is None or "phase" not in rec:
                 rec = {"phase": phase, "index": start + i, "arch": str(a), **out[i].to_json(),
-                       "repeat": bool(seen is not None and a in seen),
+                       "repeat": bool(seen is not None and keys[i] in seen),
                        "wall_time": (rec or {}).get("wall_time", 0.0)}
             self._append(rec)
         self._counters[phase] = start + len(archs)
@@ -309,7 +365,7 @@ class Runner:
         t = time.perf_counter()
         states = {p.name: p.state() for p in self.plugins}
         self.ledger.save_checkpoint({
-            "step": step, "sim": sim, "wall": self._wall(), "records": self._records,
+            "step": step, "sim": sim, "epochs": self._epochs, "wall": self._wall(), "records": self._records,
             "counters": dict(self._counters), "pretrained": True,
             "strategy": self.strategy.state_dict(), "told": len(self.strategy.history),
             "torch_rng": _torch_rng_state(), "py_rng": random.getstate(), "np_rng": np.random.get_state(),
@@ -322,7 +378,7 @@ class Runner:
         rec = self.strategy.recommend()
         info = {}
         if rec is not None:
-            ev = seen.get(rec)
+            ev = _best_fidelity(seen, rec)
             if ev is None:  # recommended without being queried: look it up, uncharged
                 ev = self.evaluator.evaluate([rec])[0]
                 info["recommendation_queried"] = False
@@ -337,10 +393,37 @@ class Runner:
             "queries": step,
             "pretrain_queries": {k: v for k, v in self._counters.items() if k != "search"},
             "sim_seconds": sim,
+            **({"epochs_spent": self._epochs} if has_fidelity(self.evaluator) else {}),
             "wall_seconds": wall,
             "seed": self.seed,
             "evaluator": self.evaluator.describe(),
+            **({"strategy_stats": st} if (st := self.strategy.run_stats()) else {}),
             "config": self.config,
             **info,
         }
 
+
+
+class _FullFidelity(Mapping):
+    """A live, read-only view of ``seen`` by architecture at full fidelity (what plug-ins track)."""
+
+    def __init__(self, seen: dict):
+        self._seen = seen
+
+    def __getitem__(self, arch) -> Evaluation:
+        return self._seen[(arch, None)]
+
+    def __contains__(self, arch) -> bool:
+        return (arch, None) in self._seen
+
+    def __iter__(self):
+        return (a for a, f in self._seen if f is None)
+
+    def __len__(self) -> int:
+        return sum(1 for _, f in self._seen if f is None)
+
+
+def _best_fidelity(seen: dict, arch) -> Evaluation | None:
+    """The evaluation of ``arch`` at the highest fidelity it was queried at (None = full)."""
+    found = [(math.inf if f is None else f, ev) for (a, f), ev in seen.items() if a == arch]
+    return max(found, key=lambda x: x[0])[1] if found else None

@@ -26,6 +26,8 @@ def auto_evaluator(space, dataset=None, root=None, path=None, fallback: str = "s
     except DataNotFound:
         if path is not None:
             raise  # an explicit file that does not exist is an error, not a reason to fall back
+        if options.get("epochs") is not None or options.get("seed_mode", "mean") != "mean":
+            raise  # a benchmark protocol was asked for: a proxy cannot honour it
         ev = fallback_evaluator(space, fallback, dataset)
         print(f"nasframe: no benchmark table for {space.name} found, searching on the data-free proxy "
               f"'{fallback}' instead; set data.root=DIR (a folder like shared/data) or NASFRAME_DATA "

@@ -12,7 +12,7 @@ searches for the Pareto front.
 Repeats are never charged: a proposal equal to an architecture already
 evaluated is told its known values at once (the sampler learns it was a
 repeat) and the sampler is asked again; a proposal equal to one asked but not
-yet told waits for that result. ``repeats`` counts both, and ``stats()``
+yet told waits for that result. ``repeats`` counts both, and ``run_stats()``
 reports it. After ``max_repeats`` repeats in a row the strategy stops
 proposing (the runner then ends the run early, as for an exhausted space).
 
@@ -147,7 +147,7 @@ class OptunaSampler(Strategy):
 
     # ------------------------------------------------------------ results
 
-    def stats(self) -> dict:
+    def run_stats(self) -> dict:
         """Strategy-level counters for the run summary."""
         return {"repeats": self.repeats}
 

@@ -156,8 +156,8 @@ def _crashing_scores(at: int):
 STRATEGIES = {
     "random": ["strategy=random"],
     "rea": ["strategy=rea"],
-    "optuna_tpe": ["strategy=optuna", "strategy.sampler=tpe"],
-    "optuna_nsgaii": ["strategy=optuna", "strategy.sampler=nsgaii", "+strategy.population_size=8"],
+    "optuna_tpe": ["strategy=optuna", "strategy/sampler=tpe"],
+    "optuna_nsgaii": ["strategy=optuna", "strategy/sampler=nsgaii", "+strategy.sampler.population_size=8"],
     "ppo": ["strategy=ppo"],
     "prednas": ["strategy=prednas", "strategy.n_init=6", "strategy.top_k=4", "strategy.starts=4", "strategy.steps=4",
                 "strategy.predictor.epochs=3", "strategy.max_start_batches=2"],

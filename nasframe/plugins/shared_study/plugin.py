@@ -45,6 +45,8 @@ class SharedStudy(RunnerPlugin):
     def open(self, ctx: RunContext) -> None:
         from nasframe.plugins.shared_study.connection import one_line, safe_url
 
+        if ctx.strategy.needs_fidelity:  # budget slots and claims count architectures, not (architecture, fidelity)
+            raise ConfigError("multi-fidelity strategies (hyperband, sh) do not run in a shared study yet; drop storage=")
         self.ctx = ctx
         self.owner = worker_id(ctx.run_dir)
         self.engine, self.storage, self.study = open_engine_and_study(self.url, self.name_in_storage,
