@@ -48,8 +48,11 @@ FAMILIES = ("nb201", "micro", "nb101", "darts")
 TITLES = {"nb201": "NB201 (CIFAR-10 val acc %)", "micro": "TransNAS micro", "nb101": "NB101 (CIFAR-10 val acc %)",
           "darts": "DARTS / NB301 surrogate (val acc %)"}
 SEEDS = (0, 1, 2)
-METHODS = ("AIO-P zero-shot", "AIO-P FT (CV)", "AIO-P FT (early stop)", "FLOPs", "params", "synflow")
+METHODS = ("AIO-P zero-shot", "AIO-P FT (CV)", "AIO-P FT (early stop)", "no size input, zero-shot", "FLOPs",
+           "params", "synflow")
+TRAINED = METHODS[:4]
 OUT = Path(__file__).resolve().parent / "aiop_families"
+_DATA: dict = {}  # prepare()'s result, inherited by forked fold processes
 
 
 # ---------------------------------------------------------------- families
@@ -175,7 +178,7 @@ def run_fold(args, held: str, seed: int, data: dict | None = None) -> dict:
     from nasframe.predictors.adapters import AIOPPredictor
 
     torch.set_num_threads(1)
-    data = data or prepare(args)
+    data = data or _DATA or prepare(args)
     graphs, y, groups = [], [], []
     for fam in FAMILIES:
         if fam == held:
@@ -192,10 +195,14 @@ def run_fold(args, held: str, seed: int, data: dict | None = None) -> dict:
     calib, test = slice(0, args.calib), slice(args.calib, n)
     start = time.time()
     p = AIOPPredictor(scaling=args.scaling, epochs=args.pretrain_epochs, finetune_epochs=args.finetune_epochs,
-                      seed=seed)
+                      seed=seed, size_input=args.size_input)
     p.pretrain(graphs, y, groups=groups)
     t_pre = time.time() - start
     out = {"pretrain_graphs": len(graphs), "pretrain_seconds": t_pre}
+    if args.compare_no_size_input:  # the same pipeline without the size input (the state issue 23 measured)
+        bare = AIOPPredictor(scaling=args.scaling, epochs=args.pretrain_epochs, seed=seed, size_input=False)
+        bare.pretrain(graphs, y, groups=groups).calibrate(gt[calib], yt[calib])
+        out["no size input, zero-shot"] = metrics(bare.predict(gt[test]), yt[test])
     zero = copy.deepcopy(p).calibrate(gt[calib], yt[calib])
     z_pred = zero.predict(gt[test])
     out["AIO-P zero-shot"] = metrics(z_pred, yt[test])
@@ -235,7 +242,15 @@ def baselines(args, held: str, data: dict) -> dict:
 
 def _job(a):
     args, held, seed = a
-    return held, seed, run_fold(args, held, seed)
+    out = run_fold(args, held, seed)
+    _fold_file(args, held, seed).write_text(json.dumps(out))  # a finished fold survives a kill
+    return held, seed, out
+
+
+def _fold_file(args, held: str, seed: int) -> Path:
+    d = args.out / "folds"
+    d.mkdir(parents=True, exist_ok=True)
+    return d / f"{held}_seed{seed}.json"
 
 
 # ---------------------------------------------------------------- tables
@@ -258,8 +273,9 @@ def write_tables(results: dict, args, path: Path) -> None:
              f"archs, {args.calib} for calibration / fine-tuning (the same for every seed), the rest evaluated; "
              f"fine-tuning at most {args.finetune_epochs} epochs, batch 1, length by {args.select_folds}-fold CV "
              f"on the {args.calib} (CV: pooled out-of-fold SRCC at {'/'.join(map(str, checkpoints))}; early stop: "
-             f"every epoch, pooled out-of-fold MSE); seeds {list(args.seeds)} (mean ± std). FLOPs, params, synflow "
-             "are seed-free.", ""]
+             f"every epoch, pooled out-of-fold MSE); graph-level size input (log-FLOPs standardised per family): "
+             f"{'yes' if args.size_input else 'no'}; seeds {list(args.seeds)} (mean ± std). FLOPs, params, synflow "
+             "are seed-free; \"no size input\" is the same pre-training without that input.", ""]
     for metric, key, fmt, better in (("SRCC", "srcc", "{:.3f}", "higher"), ("MAE", "mae", "{:.3g}", "lower")):
         lines += [f"## {metric} ({better} is better)", "",
                   "| held-out family | evaluated archs | " + " | ".join(METHODS) + " |",
@@ -321,23 +337,30 @@ def plot_scatter(fam: str, y, preds: dict, out: Path) -> None:
 def run(args) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     data = prepare(args)  # builds and caches every graph once, before any fold starts
+    _DATA.update(data)
     held_out = args.held_out or list(FAMILIES)
     jobs = [(args, h, s) for h in held_out for s in args.seeds]
+    todo = [j for j in jobs if args.fresh or not _fold_file(args, j[1], j[2]).exists()]
+    if len(todo) < len(jobs):
+        print(f"{len(jobs) - len(todo)} folds already finished in {args.out / 'folds'} (--fresh to redo them)")
     if args.jobs > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-            done = list(pool.map(_job, jobs))
+            list(pool.map(_job, todo))
     else:
-        done = [(h, s, run_fold(args, h, s, data)) for _, h, s in jobs]
+        for j in todo:
+            _job(j)
+    done = [(h, s, json.loads(_fold_file(args, h, s).read_text())) for _, h, s in jobs]
     results = {h: {m: [] for m in METHODS} for h in held_out}
     raw = {h: {} for h in held_out}
     for h, s, out in done:  # job order = (family, seed) order whatever the process layout
         preds = out.pop("_pred")
         raw[h][s] = out
-        for m in METHODS[:3]:
-            results[h][m].append(out[m])
+        for m in TRAINED:
+            if m in out:
+                results[h][m].append(out[m])
         if s == args.seeds[0]:
             n = min(args.n_target, len(data[h]["archs"]))
             plot_scatter(h, data[h]["y"][args.calib:n], preds, args.out)
@@ -369,7 +392,12 @@ def main(argv=None):
     ap.add_argument("--scaling", choices=("stand", "stand_flops"), default="stand",
                     help="per-family label scaling in pre-training and the target's calibration")
     ap.add_argument("--micro-task", default="class_object")
+    ap.add_argument("--no-size-input", dest="size_input", action="store_false",
+                    help="no graph-level size input (log-FLOPs standardised per family): the pre-fix predictor")
+    ap.add_argument("--compare-no-size-input", action="store_true",
+                    help="also pre-train the predictor without the size input and report its zero-shot ranking")
     ap.add_argument("--jobs", type=int, default=1, help="processes, one (family, seed) fold each")
+    ap.add_argument("--fresh", action="store_true", help="redo folds already finished under OUT/folds")
     ap.add_argument("--workers", type=int, default=1, help="processes building graphs")
     ap.add_argument("--save-model", type=Path, default=None,
                     help="save the fine-tuned model of --save-family, first seed (for evaluator=aiop)")

@@ -456,8 +456,9 @@ def _length_note(best: int, scores: dict, within: dict, select: str, flat: float
     value = (lambda e: f"{scores[e]:.3f}") if select == "srcc" else (lambda e: f"{-scores[e]:.3f}")
     spread = max(scores.values()) - min(scores.values())
     if spread < flat:
-        return (f"flat folds: every length scores within {spread:.3f} on the {what}, so the shortest "
-                f"({best} epochs) wins the tie")
+        return (f"flat folds: every length from 0 to {max(scores)} epochs scores within {spread:.3f} on the {what}; "
+                f"{best} epochs is the best of them" + (" (the zero-shot model: fine-tuning changes nothing "
+                                                        "the folds can see)" if best == 0 else ""))
     runner = max((e for e in scores if e != best), key=lambda e: scores[e])
     text = f"{best} epochs: {what} {value(best)} vs {value(runner)} for the next best ({runner} epochs)"
     if best == 0:
