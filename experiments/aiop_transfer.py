@@ -118,7 +118,7 @@ def score_to_units(score, calib_score, calib_y):
 def base_path(args) -> Path:
     if args.base is not None:
         return Path(args.base).expanduser()
-    size = "_size" if args.size_input else ""
+    size = "_size" if getattr(args, "size_input", False) else ""  # Namespaces built before the flag existed
     return args.out / f"pretrained_nb201_n{args.n_pretrain}_e{args.pretrain_epochs}{size}.pt"
 
 
@@ -132,7 +132,7 @@ def pretrained(args, root) -> AIOPPredictor:
     graphs = GraphCache(space, "cifar10").many(archs, workers=args.workers)
     y = labels(space, "cifar10", archs, root)
     p = AIOPPredictor(scaling="stand_flops", epochs=args.pretrain_epochs, batch_size=32, seed=0, progress=True,
-                      size_input=args.size_input)
+                      size_input=getattr(args, "size_input", False))
     start = time.time()
     p.pretrain(graphs, y)
     print(f"pre-trained on {len(graphs)} NB201 graphs, {args.pretrain_epochs} epochs, {time.time() - start:.0f} s")
