@@ -38,7 +38,6 @@ import copy
 import json
 import os
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -116,17 +115,9 @@ def _synflow(family, b, rows, archs, root: Path, task: str):
         with open(path, newline="") as f:
             by_str = {r["net_str"]: float(r["synflow"]) for r in csv.DictReader(f) if r.get("synflow")}
         return np.array([by_str.get(str(a), np.nan) for a in archs], dtype=np.float64)
-    path = root / "transnasbench101" / "tnb101_classification_synflow.zip"
-    if not path.exists():
-        return None
-    scores = {}
-    with zipfile.ZipFile(path) as z:
-        for name in z.namelist():
-            if f"transbench101_micro--{task}--" in name and name.endswith(".json"):
-                for rec in json.loads(z.read(name)):
-                    ops = [int(t) for t in rec["arch"].strip("()").split(",")]
-                    scores[f"64-41414-{ops[0]}_{ops[1]}{ops[2]}_{ops[3]}{ops[4]}{ops[5]}"] = rec["synflow"]["score"]
-    return np.array([scores.get(str(a), np.nan) for a in archs], dtype=np.float64) if scores else None
+    from aiop_transfer import synflow_scores  # the micro classification synflow zip reader
+
+    return synflow_scores(root, task, archs)
 
 
 def graphs_of(d: dict, workers: int = 1):
