@@ -186,12 +186,14 @@ def run_fold(args, held: str, seed: int, data: dict | None = None) -> dict:
     calib, test = slice(0, args.calib), slice(args.calib, n)
     start = time.time()
     p = AIOPPredictor(scaling=args.scaling, epochs=args.pretrain_epochs, finetune_epochs=args.finetune_epochs,
-                      seed=seed, size_input=args.size_input)
+                      seed=seed, size_input=args.size_input, lr=args.pretrain_lr)
     p.pretrain(graphs, y, groups=groups)
+    p.lr = args.finetune_lr
     t_pre = time.time() - start
     out = {"pretrain_graphs": len(graphs), "pretrain_seconds": t_pre}
     if args.compare_no_size_input:  # the same pipeline without the size input (the state issue 23 measured)
-        bare = AIOPPredictor(scaling=args.scaling, epochs=args.pretrain_epochs, seed=seed, size_input=False)
+        bare = AIOPPredictor(scaling=args.scaling, epochs=args.pretrain_epochs, seed=seed, size_input=False,
+                             lr=args.pretrain_lr)
         bare.pretrain(graphs, y, groups=groups).calibrate(gt[calib], yt[calib])
         out["no size input, zero-shot"] = metrics(bare.predict(gt[test]), yt[test])
     zero = copy.deepcopy(p).calibrate(gt[calib], yt[calib])
@@ -260,7 +262,7 @@ def write_tables(results: dict, args, path: Path) -> None:
     checkpoints = [e for e in FINETUNE_CHECKPOINTS if e < args.finetune_epochs] + [args.finetune_epochs]
     lines = ["# AIO-P leave-one-family-out", "",
              f"Pre-training: the other three families, up to {args.n_pretrain} archs each, {args.pretrain_epochs} "
-             f"epochs, labels standardised per family ({args.scaling}); held-out family: up to {args.n_target} "
+             f"epochs at lr {args.pretrain_lr:g}, labels standardised per family ({args.scaling}); held-out family: up to {args.n_target} "
              f"archs, {args.calib} for calibration / fine-tuning (the same for every seed), the rest evaluated; "
              f"fine-tuning at most {args.finetune_epochs} epochs, batch 1, length by {args.select_folds}-fold CV "
              f"on the {args.calib} (CV: pooled out-of-fold SRCC at {'/'.join(map(str, checkpoints))}; early stop: "
@@ -276,7 +278,9 @@ def write_tables(results: dict, args, path: Path) -> None:
                 continue
             r = results[fam]
             n = r["FLOPs"][0]["n"] if r.get("FLOPs") else "?"
-            lines.append(f"| {TITLES[fam]} | {n} | " + " | ".join(_cell(r.get(m, []), key, fmt) for m in METHODS)
+            seeds = len(r["AIO-P zero-shot"])
+            lines.append(f"| {TITLES[fam]} | {n} ({seeds} seed{'s' if seeds != 1 else ''}) | "
+                         + " | ".join(_cell(r.get(m, []), key, fmt) for m in METHODS)
                          + " |")
         lines.append("")
     lines += ["## Verdict per family (zero-shot SRCC)", ""]
@@ -330,8 +334,11 @@ def run(args) -> dict:
     data = prepare(args)  # builds and caches every graph once, before any fold starts
     _DATA.update(data)
     held_out = args.held_out or list(FAMILIES)
-    jobs = [(args, h, s) for h in held_out for s in args.seeds]
+    jobs = [(args, h, s) for s in args.seeds for h in held_out]  # seed-major: a cut-short run covers every family
     todo = [j for j in jobs if args.fresh or not _fold_file(args, j[1], j[2]).exists()]
+    if args.tables_only:  # tables from the folds finished so far
+        jobs, todo = [j for j in jobs if _fold_file(args, j[1], j[2]).exists()], []
+        held_out = list(dict.fromkeys(h for _, h, _ in jobs))
     if len(todo) < len(jobs):
         print(f"{len(jobs) - len(todo)} folds already finished in {args.out / 'folds'} (--fresh to redo them)")
     if args.jobs > 1:
@@ -346,13 +353,14 @@ def run(args) -> dict:
     done = [(h, s, json.loads(_fold_file(args, h, s).read_text())) for _, h, s in jobs]
     results = {h: {m: [] for m in METHODS} for h in held_out}
     raw = {h: {} for h in held_out}
-    for h, s, out in done:  # job order = (family, seed) order whatever the process layout
+    done.sort(key=lambda d: (FAMILIES.index(d[0]), d[1]))
+    for h, s, out in done:  # (family, seed) order whatever the process layout
         preds = out.pop("_pred")
         raw[h][s] = out
         for m in TRAINED:
             if m in out:
                 results[h][m].append(out[m])
-        if s == args.seeds[0]:
+        if s == min(x for g, x, _ in done if g == h):  # one scatter per family: its first seed
             n = min(args.n_target, len(data[h]["archs"]))
             plot_scatter(h, data[h]["y"][args.calib:n], preds, args.out)
     for h in held_out:
@@ -435,6 +443,8 @@ def main(argv=None):
     ap.add_argument("--calib", type=int, default=20)
     ap.add_argument("--pretrain-epochs", type=int, default=40)
     ap.add_argument("--finetune-epochs", type=int, default=100)
+    ap.add_argument("--pretrain-lr", type=float, default=1e-4, help="Adam learning rate of pre-training (paper 1e-4)")
+    ap.add_argument("--finetune-lr", type=float, default=1e-4, help="Adam learning rate of fine-tuning (paper 1e-4)")
     ap.add_argument("--select-folds", type=int, default=5)
     ap.add_argument("--scaling", choices=("stand", "stand_flops"), default="stand",
                     help="per-family label scaling in pre-training and the target's calibration")
@@ -445,6 +455,7 @@ def main(argv=None):
                     help="also pre-train the predictor without the size input and report its zero-shot ranking")
     ap.add_argument("--jobs", type=int, default=1, help="processes, one (family, seed) fold each")
     ap.add_argument("--fresh", action="store_true", help="redo folds already finished under OUT/folds")
+    ap.add_argument("--tables-only", action="store_true", help="write the tables from the folds finished so far")
     ap.add_argument("--macro-check", action="store_true",
                     help="instead of the folds: issue 23's symptom on TransNAS macro graphs (see macro_check)")
     ap.add_argument("--macro-check-n", type=int, default=1000, help="pre-training archs per family for --macro-check")
