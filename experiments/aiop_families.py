@@ -406,7 +406,7 @@ def macro_check(args) -> str:
     lines = ["# Issue 23's symptom on TransNAS macro graphs (labels that follow FLOPs)", "",
              f"520 macro graphs, label = log10 MFLOPs + noise (SRCC with FLOPs on the 500 evaluated: "
              f"{spearmanr(logf[test], y[test])[0]:.3f}); pre-training {n} archs per family, "
-             f"{args.pretrain_epochs} epochs; zero-shot SRCC on the 500 (20 calibrate).", "",
+             f"{args.pretrain_epochs} epochs at lr {args.pretrain_lr:g}; zero-shot SRCC on the 500 (20 calibrate).", "",
              "| pre-training | size input | seed | zero-shot SRCC | Eq. 5 de-scaled (the recipe's GNN column) | "
              "SRCC(prediction, mean channel feature) |", "|---|---|---|---|---|---|"]
     mean_c = np.array([g.res[:, 5].mean() for g in gma])
@@ -416,7 +416,8 @@ def macro_check(args) -> str:
         for size_input in (False, True):
             for seed in args.seeds:
                 p = AIOPPredictor(scaling="stand_flops" if groups is None else "stand", epochs=args.pretrain_epochs,
-                                  seed=seed, size_input=size_input).pretrain(graphs, ys, groups=groups)
+                                  seed=seed, size_input=size_input, lr=args.pretrain_lr).pretrain(graphs, ys,
+                                                                                                  groups=groups)
                 descaled = (f"{spearmanr(p.predict(gma[test], scaler=p.source_scaler), y[test])[0]:+.3f}"
                             if p.source_scaler.mode == "stand_flops" else "—")
                 p.calibrate(gma[calib], y[calib], scaling="stand")  # Eq. 4: the backbone's own ranking
