@@ -118,7 +118,8 @@ def score_to_units(score, calib_score, calib_y):
 def base_path(args) -> Path:
     if args.base is not None:
         return Path(args.base).expanduser()
-    return args.out / f"pretrained_nb201_n{args.n_pretrain}_e{args.pretrain_epochs}.pt"
+    size = "_size" if getattr(args, "size_input", False) else ""  # Namespaces built before the flag existed
+    return args.out / f"pretrained_nb201_n{args.n_pretrain}_e{args.pretrain_epochs}{size}.pt"
 
 
 def pretrained(args, root) -> AIOPPredictor:
@@ -130,7 +131,8 @@ def pretrained(args, root) -> AIOPPredictor:
     archs = [space[i] for i in range(min(args.n_pretrain, len(space)))]  # a prefix of the official order
     graphs = GraphCache(space, "cifar10").many(archs, workers=args.workers)
     y = labels(space, "cifar10", archs, root)
-    p = AIOPPredictor(scaling="stand_flops", epochs=args.pretrain_epochs, batch_size=32, seed=0, progress=True)
+    p = AIOPPredictor(scaling="stand_flops", epochs=args.pretrain_epochs, batch_size=32, seed=0, progress=True,
+                      size_input=getattr(args, "size_input", False))
     start = time.time()
     p.pretrain(graphs, y)
     print(f"pre-trained on {len(graphs)} NB201 graphs, {args.pretrain_epochs} epochs, {time.time() - start:.0f} s")
@@ -413,6 +415,10 @@ def main(argv=None):
     ap.add_argument("--base", type=Path, default=None,
                     help="pre-trained backbone file (default: OUT/pretrained_nb201_n<N>_e<E>.pt, trained if missing)")
     ap.add_argument("--jobs", type=int, default=1, help="processes, one seed each")
+    ap.add_argument("--size-input", action="store_true",
+                    help="graph-level size input (log-FLOPs standardised per family): without it a backbone "
+                         "pre-trained on NB201 alone ranks families that vary in size with an arbitrary sign "
+                         "(issue 23; experiments/aiop_families/README.md)")
     ap.add_argument("--macro-table", type=Path, default=None,
                     help="TransNAS macro table (official .pth or tnb101_macro_final_val.csv) for the cross-space "
                          "row; default: one found under --data")

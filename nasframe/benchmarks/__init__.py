@@ -24,6 +24,7 @@ LOADERS = {
     "transnas_micro": "nasframe.benchmarks.transnas",
     "transnas_macro": "nasframe.benchmarks.transnas",
     "nb101": "nasframe.benchmarks.nb101",
+    "darts": "nasframe.benchmarks.nb301",
 }
 
 

@@ -4,7 +4,10 @@ Each architecture is built (on the meta device), turned into a computational
 graph (cached per (space, task) under ``$NASFRAME_CACHE/graphs``) and scored
 by the saved model. The prediction is in the units of the task the model was
 calibrated on (``AIOPPredictor.calibrate``), else of its pre-training task;
-either way higher is better. The cost of a query is its real wall time.
+either way higher is better. The cost of a query is its real wall time. A model pre-trained on
+several families (``experiments/aiop_families.py --save-model``) scores any space the same way;
+its size input is standardised with the calibration archs' FLOPs, so calibrate it on the space
+it will score.
 """
 from __future__ import annotations
 
@@ -55,4 +58,5 @@ class AIOPEvaluator(Evaluator):
         p = self.predictor
         return {"evaluator": "aiop", "model": str(self.model_path), "task": self.task,
                 "adapters": list(p.net.adapters), "scaling": p.scaling,
+                "pretrained_on": sorted(p.family_scalers), "size_input": p.size_input,
                 "calibrated": p.target_scaler is not None}

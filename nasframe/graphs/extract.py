@@ -22,6 +22,7 @@ from torch import fx, nn
 from torch.fx.experimental.meta_tracer import MetaProxy, MetaTracer
 
 from nasframe.graphs.vocab import KERNEL_SLOTS, MAX_C, MAX_HW, OP_INDEX, WEIGHTED
+from nasframe.spaces.flops import layer_macs
 
 log = logging.getLogger(__name__)
 
@@ -276,22 +277,16 @@ def _hwc(shape) -> tuple[int, int, int]:
 
 
 def _weighted_info(m: nn.Module, op: str, shape_in, shape_out):
-    """Kernel, bias flag and multiply-accumulates of a weighted layer."""
+    """Kernel, bias flag and multiply-accumulates (the framework counter's) of a weighted layer."""
     bias = int(getattr(m, "bias", None) is not None)
-    bias_macs = float(np.prod(shape_out)) * bias  # one add per output element (the framework counter)
+    macs = float(layer_macs(m, shape_in, shape_out))
     if op == "matmul":
-        return (0, 0), bias, float(m.in_features * np.prod(shape_out)) + bias_macs
+        return (0, 0), bias, macs
     k = tuple(m.kernel_size) + (1,) * (2 - len(m.kernel_size))
     kernel = tuple(min(int(s), KERNEL_SLOTS - 1) for s in k[:2])
     if max(k) >= KERNEL_SLOTS:
         log.warning("kernel %s clamped to %d for the kernel embedding", k, KERNEL_SLOTS - 1)
-    per_out = int(np.prod(m.kernel_size)) * m.in_channels // m.groups
-    if isinstance(m, (nn.ConvTranspose1d, nn.ConvTranspose2d)):
-        positions = int(np.prod(shape_in[2:])) * shape_in[0]
-        return kernel, bias, float(int(np.prod(m.kernel_size)) * m.in_channels * m.out_channels // m.groups
-                                   * positions) + bias_macs
-    positions = int(np.prod(shape_out[2:])) * shape_out[0]
-    return kernel, bias, float(per_out * m.out_channels * positions) + bias_macs
+    return kernel, bias, macs
 
 
 def trace(module: nn.Module, input_shape) -> fx.Graph:

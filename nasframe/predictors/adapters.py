@@ -26,7 +26,8 @@ from torch import nn
 
 from nasframe.graphs.extract import ComputeGraph
 from nasframe.predictors.base import Predictor, seeded
-from nasframe.predictors.gnn import HIDDEN, GraphBatch, GraphConv, GNNRegressor, PackedGraphs, regressor_head
+from nasframe.predictors.gnn import (HIDDEN, GraphBatch, GraphConv, GNNRegressor, PackedGraphs, readout,
+                                     regressor_head)
 from nasframe.predictors.scaling import LabelScaler
 
 log = logging.getLogger(__name__)
@@ -36,26 +37,27 @@ FINETUNE_CHECKPOINTS = (0, 10, 25, 50)
 
 
 class KAdapter(nn.Module):
-    def __init__(self, layers: int = 6):
+    def __init__(self, layers: int = 6, size_input: bool = False):
         super().__init__()
+        self.size_input = size_input
         self.layers = nn.ModuleList(GraphConv(2 * HIDDEN, HIDDEN) for _ in range(layers))
-        self.head = regressor_head(2 * HIDDEN)
+        self.head = regressor_head(2 * HIDDEN + int(size_input))
 
     def forward(self, b: GraphBatch, base: list[torch.Tensor]) -> torch.Tensor:
         """``base`` = the backbone's node embedding and its layer outputs."""
         h = base[0]
         for layer, hb in zip(self.layers, base[1:]):
             h = torch.tanh(layer(torch.cat([hb, h], dim=1), b.adj))
-        pooled = torch.cat([torch.sparse.mm(b.pool, base[-1]), torch.sparse.mm(b.pool, h)], dim=1)
-        return self.head(pooled).reshape(-1)
+        return self.head(readout(b, base[-1], h, size_input=self.size_input)).reshape(-1)
 
 
 class AIOPNet(nn.Module):
     """Base regressor plus named K-adapters."""
 
-    def __init__(self):
+    def __init__(self, size_input: bool = False):
         super().__init__()
-        self.base = GNNRegressor()
+        self.size_input = size_input
+        self.base = GNNRegressor(size_input)
         self.adapters = nn.ModuleDict()
 
     def forward(self, b: GraphBatch, use: Sequence[str] | None = None) -> torch.Tensor:
@@ -63,7 +65,7 @@ class AIOPNet(nn.Module):
         names = list(self.adapters) if use is None else list(use)
         hs = self.base.backbone(b)
         if not names:
-            return self.base.head(torch.sparse.mm(b.pool, hs[-1])).reshape(-1)
+            return self.base.head(readout(b, hs[-1], size_input=self.size_input)).reshape(-1)
         return torch.stack([self.adapters[n](b, hs) for n in names]).mean(0)
 
 
@@ -130,19 +132,46 @@ class AIOPPredictor(Predictor):
 
     def __init__(self, scaling: str = "stand_flops", epochs: int = 40, adapter_epochs: int = 100,
                  finetune_epochs: int = 100, batch_size: int = 32, lr: float = 1e-4, clip: float = 5.0,
-                 dev_fraction: float = 0.1, seed: int = 0, progress: bool = False, threads: int = 1):
+                 dev_fraction: float = 0.1, seed: int = 0, progress: bool = False, threads: int = 1,
+                 size_input: bool = False):
         self.scaling = scaling
+        # size_input: the heads also read the graph's log10 GFLOPs, standardised within its family
+        # (pre-training group / knowledge task / calibration set), so "bigger than its siblings" means
+        # the same in every family whatever its absolute FLOPs range
+        self.size_input = bool(size_input)
         self.epochs, self.adapter_epochs, self.finetune_epochs = int(epochs), int(adapter_epochs), int(finetune_epochs)
         self.batch_size, self.lr, self.clip = int(batch_size), float(lr), float(clip)
         self.dev_fraction, self.seed, self.progress = float(dev_fraction), int(seed), progress
         self.threads = int(threads)  # torch threads while training and predicting
         with seeded(self.seed):
-            self.net = AIOPNet()
+            self.net = AIOPNet(self.size_input)
+        self.size_stats: dict[str, tuple[float, float]] = {}  # log10 GFLOPs mean/std: "source", "target", groups
         self.source_scaler = LabelScaler(scaling)  # the pre-training labels
         self.adapter_scalers: dict[str, LabelScaler] = {}
+        self.family_scalers: dict[str, LabelScaler] = {}  # per pre-training group (pretrain(groups=...))
         self.target_scaler: LabelScaler | None = None  # set by calibrate(); else the source scaler
         self.use: list[str] | None = None  # adapters used by predict (None = all)
         self.log: dict = {}
+
+    # ------------------------------------------------------------ size input
+
+    @staticmethod
+    def _log_flops(gflops) -> np.ndarray:
+        return np.log10(np.maximum(np.asarray(gflops, dtype=np.float64), 1e-12))
+
+    @classmethod
+    def _stats(cls, gflops) -> tuple[float, float]:
+        v = cls._log_flops(gflops)
+        return float(v.mean()), float(v.std()) if v.std() > 1e-9 else 1.0
+
+    def _pack(self, graphs, stats=None) -> PackedGraphs:
+        """Pack graphs; for a size-input network attach the standardised log-FLOPs (``stats`` = (mean, std),
+        scalars or per graph; default the calibrated target's, else the pre-training set's)."""
+        data = graphs if isinstance(graphs, PackedGraphs) else PackedGraphs(graphs)
+        if self.size_input:
+            mean, std = stats if stats is not None else self.size_stats.get("target", self.size_stats.get("source"))
+            data.log_flops_z = (self._log_flops(data.gflops) - mean) / std
+        return data
 
     # ------------------------------------------------------------ training stages
 
@@ -154,15 +183,43 @@ class AIOPPredictor(Predictor):
     def fit(self, x: Sequence[ComputeGraph], y) -> "AIOPPredictor":
         return self.pretrain(x, y)
 
-    def pretrain(self, graphs: Sequence[ComputeGraph], y, epochs: int | None = None) -> "AIOPPredictor":
-        """Train the base regressor (all of it) on scaled labels; best-dev checkpoint."""
+    def pretrain(self, graphs: Sequence[ComputeGraph], y, epochs: int | None = None,
+                 groups: Sequence[str] | None = None) -> "AIOPPredictor":
+        """Train the base regressor (all of it) on scaled labels; best-dev checkpoint.
+
+        ``groups`` (one name per graph, e.g. the family) scales each group's labels with its own
+        statistics (AIO-P standardises every task separately), so families with different metrics
+        and ranges share one unitless target; predictions are then unitless (``family_scalers``
+        keeps each group's scaler) until ``calibrate`` gives the target's units.
+        """
         data, y = PackedGraphs(graphs), np.asarray(y, dtype=np.float64)
         train, dev = self._split(len(y), self.seed)
-        self.source_scaler.fit(y[train], data.gflops[train])
-        z = self.source_scaler.transform(y, data.gflops)
-        tr, dv = PackedGraphs([graphs[i] for i in train]), None
+        self.size_stats["source"] = self._stats(data.gflops[train])
+        size_mean, size_std = np.full(len(y), self.size_stats["source"][0]), np.full(len(y), self.size_stats["source"][1])
+        if groups is None:
+            self.source_scaler.fit(y[train], data.gflops[train])
+            z = self.source_scaler.transform(y, data.gflops)
+        else:
+            groups = np.asarray(groups)
+            if len(groups) != len(y):
+                raise ValueError(f"pretrain got {len(groups)} group names for {len(y)} graphs")
+            z = np.empty_like(y)
+            is_train = np.zeros(len(y), dtype=bool)
+            is_train[train] = True
+            self.family_scalers = {}
+            for name in dict.fromkeys(groups.tolist()):
+                own = groups == name
+                fit_on = own & is_train if (own & is_train).any() else own
+                sc = LabelScaler(self.scaling).fit(y[fit_on], data.gflops[fit_on])
+                z[own] = sc.transform(y[own], data.gflops[own])
+                self.family_scalers[name] = sc
+                self.size_stats[f"group:{name}"] = stats = self._stats(data.gflops[own])  # FLOPs need no label
+                size_mean[own], size_std[own] = stats
+            self.source_scaler = LabelScaler("none")
+        tr = self._pack([graphs[i] for i in train], (size_mean[train], size_std[train]))
+        dv = None
         if len(dev):
-            dv = (PackedGraphs([graphs[i] for i in dev]).batch(), z[dev])
+            dv = (self._pack([graphs[i] for i in dev], (size_mean[dev], size_std[dev])).batch(), z[dev])
         params = list(self.net.base.parameters())
         with seeded(self.seed + 1):
             self.log["pretrain"] = _fit(self.net, params, tr, z[train], forward=lambda b: self.net(b, use=[]),
@@ -176,8 +233,9 @@ class AIOPPredictor(Predictor):
         data, y = PackedGraphs(graphs), np.asarray(y, dtype=np.float64)
         scaler = LabelScaler(self.scaling).fit(y, data.gflops)
         z = scaler.transform(y, data.gflops)
+        stats = self.size_stats[f"adapter:{name}"] = self._stats(data.gflops)
         with seeded(self.seed + 2 + len(self.net.adapters)):
-            adapter = KAdapter()
+            adapter = KAdapter(size_input=self.size_input)
         self.net.adapters[name] = adapter
         base_state = {k: v.clone() for k, v in self.net.base.state_dict().items()}
         self.net.base.requires_grad_(False)
@@ -191,10 +249,11 @@ class AIOPPredictor(Predictor):
             return adapter(b, hs)
 
         train, dev = self._split(len(y), self.seed + 7)
-        dv = (PackedGraphs([graphs[i] for i in dev]).batch(), z[dev]) if len(dev) else None
+        dv = (self._pack([graphs[i] for i in dev], stats).batch(), z[dev]) if len(dev) else None
         with seeded(self.seed + 3):
             self.log[f"adapter/{name}"] = _fit(self.net, list(adapter.parameters()),
-                                                PackedGraphs([graphs[i] for i in train]), z[train], forward=forward,
+                                                self._pack([graphs[i] for i in train], stats), z[train],
+                                                forward=forward,
                                                 epochs=epochs or self.adapter_epochs, batch_size=self.batch_size,
                                                 lr=self.lr, clip=self.clip, seed=self.seed, dev=dv,
                                                 desc=f"adapter {name}", progress=self.progress, threads=self.threads)
@@ -208,12 +267,13 @@ class AIOPPredictor(Predictor):
         """Zero-shot transfer: the target's label statistics from a few labelled architectures
         (with ``scaling``, default the predictor's own)."""
         data = PackedGraphs(graphs)
+        self.size_stats["target"] = self._stats(data.gflops)  # the family's FLOPs spread, from the same archs
         self.target_scaler = LabelScaler(scaling or self.scaling).fit(np.asarray(y, dtype=np.float64), data.gflops)
         self.use = None if use is None else list(use)
         return self
 
     def finetune(self, graphs: Sequence[ComputeGraph], y, epochs: int | None = None, mode: str = "full",
-                 adaproxy_lambda: float = 1e-3, select_folds: int = 0) -> "AIOPPredictor":
+                 adaproxy_lambda: float = 1e-3, select_folds: int = 0, select: str = "srcc") -> "AIOPPredictor":
         """Fine-tune on the calibration architectures (batch 1).
 
         ``full``: backbone GNN layers and base/adapter heads train, node embedding and
@@ -226,17 +286,26 @@ class AIOPPredictor(Predictor):
         the count whose pooled out-of-fold predictions rank best (Spearman; ties to the
         shorter). 100 epochs at batch 1 on 20 graphs can overfit and undo the zero-shot
         ranking; 0 keeps the zero-shot model. Only the calibration labels are used.
+        ``select="loss"`` is the paper's fixed schedule with early stopping instead: every
+        epoch from 0 to ``epochs`` is a candidate and the pooled out-of-fold MSE (scaled
+        units) decides. ``log["finetune_cv"]["why"]`` says in words why the length won
+        (in particular when it is 0: flat folds, or fine-tuning not generalising), for both
+        selections (one cross-validation serves both: ``log["finetune_cv"]["choices"]``).
         """
         if self.target_scaler is None:
             self.calibrate(graphs, y, self.use)
-        epochs = int(epochs or self.finetune_epochs)
+        epochs = self.finetune_epochs if epochs is None else int(epochs)  # 0 = keep the zero-shot model
         if mode not in ("full", "adaproxy"):
             from nasframe.errors import ConfigError
 
             raise ConfigError(f"unknown fine-tuning mode '{mode}'; choose full or adaproxy")
+        if select not in ("srcc", "loss"):
+            from nasframe.errors import ConfigError
+
+            raise ConfigError(f"unknown fine-tuning length selection '{select}'; choose srcc or loss")
         if select_folds and select_folds > 1:
             epochs = self._cv_epochs(graphs, np.asarray(y, dtype=np.float64), epochs, mode, adaproxy_lambda,
-                                     int(select_folds))
+                                     int(select_folds), select)
         if epochs > 0:
             self._finetune(graphs, y, epochs, mode, adaproxy_lambda)
         else:  # no earlier fine-tuning's history may stand in for this call's
@@ -245,7 +314,7 @@ class AIOPPredictor(Predictor):
         return self
 
     def _finetune(self, graphs, y, epochs: int, mode: str, adaproxy_lambda: float, on_epoch=None) -> None:
-        data = PackedGraphs(graphs)
+        data = self._pack(graphs)
         z = self.target_scaler.transform(np.asarray(y, dtype=np.float64), data.gflops)
         use = list(self.net.adapters) if self.use is None else self.use
         heads = [self.net.adapters[n].head for n in use] or [self.net.base.head]
@@ -269,7 +338,8 @@ class AIOPPredictor(Predictor):
             _adaproxy_bake(heads)
         self.net.requires_grad_(True)
 
-    def _cv_epochs(self, graphs, y: np.ndarray, epochs: int, mode: str, lam: float, folds: int) -> int:
+    def _cv_epochs(self, graphs, y: np.ndarray, epochs: int, mode: str, lam: float, folds: int,
+                   select: str = "srcc") -> int:
         """Fine-tuning length by k-fold cross-validation on the calibration set (see ``finetune``)."""
         from scipy.stats import spearmanr
 
@@ -277,15 +347,18 @@ class AIOPPredictor(Predictor):
         folds = min(folds, n)
         if n < 4:
             return epochs  # too few to hold any out
-        candidates = [e for e in FINETUNE_CHECKPOINTS if e < epochs] + [epochs]
-        oof = {e: np.full(n, np.nan) for e in candidates}
+        every = list(range(epochs + 1))  # out-of-fold predictions after every epoch serve both selections
+        oof = {e: np.full(n, np.nan) for e in every}
         order = np.random.default_rng(self.seed + 5).permutation(n)
+        z = self.target_scaler.transform(y, PackedGraphs(graphs).gflops)
+        held_sets = []
         for k in range(folds):
             held = order[k::folds]
+            held_sets.append(held)
             fit = np.setdiff1d(order, held)
             clone = copy.deepcopy(self)
             clone.progress = False
-            held_graphs = PackedGraphs([graphs[i] for i in held])
+            held_graphs = self._pack([graphs[i] for i in held])
             oof[0][held] = clone.predict_scaled(held_graphs)
 
             def record(epoch, clone=clone, held=held, held_graphs=held_graphs):
@@ -293,15 +366,25 @@ class AIOPPredictor(Predictor):
                     oof[epoch][held] = clone.predict_scaled(held_graphs)
 
             clone._finetune([graphs[i] for i in fit], y[fit], epochs, mode, lam, on_epoch=record)
-        scores = {e: float(np.nan_to_num(spearmanr(oof[e], y)[0], nan=-1.0)) for e in candidates}
-        best = max(candidates, key=lambda e: (scores[e], -e))
-        self.log["finetune_cv"] = {"folds": folds, "srcc": scores, "epochs": best}
+        checkpoints = [e for e in FINETUNE_CHECKPOINTS if e < epochs] + [epochs]
+        srcc = {e: float(np.nan_to_num(spearmanr(oof[e], y)[0], nan=-1.0)) for e in checkpoints}
+        mse = {e: float(np.mean((oof[e] - z) ** 2)) for e in every}
+        # the mean of the per-fold SRCCs ranks within one model at a time; the pooled SRCC also
+        # compares predictions of different fold models, whose offsets differ once they are trained
+        within = {e: float(np.mean([np.nan_to_num(spearmanr(oof[e][h], y[h])[0], nan=0.0) for h in held_sets]))
+                  for e in checkpoints}
+        by = {"srcc": srcc, "loss": {e: -v for e, v in mse.items()}}
+        choice = {k: max(v, key=lambda e, v=v: (v[e], -e)) for k, v in by.items()}
+        best = choice[select]
+        self.log["finetune_cv"] = {"folds": folds, "select": select, "srcc": srcc, "mse": mse,
+                                   "within_fold_srcc": within, "epochs": best, "choices": choice,
+                                   "why": {k: _length_note(choice[k], by[k], within, k) for k in by}}
         return best
 
     # ------------------------------------------------------------ inference
 
     def predict_scaled(self, graphs: Sequence[ComputeGraph] | PackedGraphs, batch_size: int = 256) -> np.ndarray:
-        data = graphs if isinstance(graphs, PackedGraphs) else PackedGraphs(graphs)
+        data = self._pack(graphs)
         self.net.eval()
         out = []
         before = torch.get_num_threads()
@@ -325,10 +408,13 @@ class AIOPPredictor(Predictor):
     def state_dict(self) -> dict:
         return {"config": {"scaling": self.scaling, "epochs": self.epochs, "adapter_epochs": self.adapter_epochs,
                            "finetune_epochs": self.finetune_epochs, "batch_size": self.batch_size, "lr": self.lr,
-                           "clip": self.clip, "dev_fraction": self.dev_fraction, "seed": self.seed},
+                           "clip": self.clip, "dev_fraction": self.dev_fraction, "seed": self.seed,
+                           "size_input": self.size_input},
+                "size_stats": self.size_stats,
                 "adapters": list(self.net.adapters), "net": self.net.state_dict(),
                 "source_scaler": self.source_scaler.state_dict(),
                 "adapter_scalers": {k: v.state_dict() for k, v in self.adapter_scalers.items()},
+                "family_scalers": {k: v.state_dict() for k, v in self.family_scalers.items()},
                 "target_scaler": None if self.target_scaler is None else self.target_scaler.state_dict(),
                 "use": self.use, "log": self.log}
 
@@ -350,16 +436,41 @@ class AIOPPredictor(Predictor):
             state = torch.load(path, map_location="cpu", weights_only=False)
             self = cls(**state["config"], progress=progress)
             for name in state["adapters"]:
-                self.net.adapters[name] = KAdapter()
+                self.net.adapters[name] = KAdapter(size_input=self.size_input)
             self.net.load_state_dict(state["net"])
         except Exception as e:
             raise DataError(f"{path} is not a readable AIO-P model ({e}); re-train or re-save it") from None
         self.source_scaler = LabelScaler(**state["source_scaler"])
         self.adapter_scalers = {k: LabelScaler(**v) for k, v in state["adapter_scalers"].items()}
+        self.family_scalers = {k: LabelScaler(**v) for k, v in state.get("family_scalers", {}).items()}
         self.target_scaler = LabelScaler(**state["target_scaler"]) if state["target_scaler"] else None
         self.use, self.log = state["use"], state.get("log", {})
+        self.size_stats = {k: tuple(v) for k, v in state.get("size_stats", {}).items()}
         self.net.eval()
         return self
+
+
+def _length_note(best: int, scores: dict, within: dict, select: str, flat: float = 0.02) -> str:
+    """Why cross-validation chose ``best`` epochs, in one sentence."""
+    what = "pooled out-of-fold SRCC" if select == "srcc" else "pooled out-of-fold MSE"
+    value = (lambda e: f"{scores[e]:.3f}") if select == "srcc" else (lambda e: f"{-scores[e]:.3f}")
+    spread = max(scores.values()) - min(scores.values())
+    if spread < flat:
+        return (f"flat folds: every length from 0 to {max(scores)} epochs scores within {spread:.3f} on the {what}; "
+                f"{best} epochs is the best of them" + (" (the zero-shot model: fine-tuning changes nothing "
+                                                        "the folds can see)" if best == 0 else ""))
+    runner = max((e for e in scores if e != best), key=lambda e: scores[e])
+    text = f"{best} epochs: {what} {value(best)} vs {value(runner)} for the next best ({runner} epochs)"
+    if best == 0:
+        top = max(within, key=lambda e: (within[e], -e))
+        if top > 0 and within[top] > within[0]:
+            text += (f"; within each fold {top} epochs ranks better (mean per-fold SRCC {within[top]:.3f} vs "
+                     f"{within[0]:.3f}), but the pooled score compares fold models whose offsets differ once "
+                     "trained, which only the untrained model escapes")
+        else:
+            text += (f"; fine-tuning on 4/5 of the archs did not rank the held-out fifth better (mean per-fold "
+                     f"SRCC {within[0]:.3f} at 0 epochs, at most {within[top]:.3f} trained)")
+    return text
 
 
 def _adaproxy(heads: Sequence[nn.Sequential], lam: float):

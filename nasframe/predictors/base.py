@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import math
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -101,20 +102,11 @@ class TorchPredictor(Predictor):
             return self.score(torch.as_tensor(np.asarray(x, dtype=np.float32))).numpy().astype(np.float64)
 
 
-class seeded:
-    """Run a block under a fixed torch seed and restore the global stream afterwards."""
+@contextmanager
+def seeded(seed: int):
+    """Run a block under a fixed torch seed; the caller's CPU stream is restored afterwards."""
+    import torch
 
-    def __init__(self, seed: int):
-        self.seed = seed
-
-    def __enter__(self):
-        import torch
-
-        self.state = torch.get_rng_state()
-        torch.manual_seed(self.seed)
-
-    def __exit__(self, *exc):
-        import torch
-
-        torch.set_rng_state(self.state)
-        return False
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield

@@ -36,6 +36,7 @@ class GraphBatch:
     adj: torch.Tensor  # (N, N) sparse, adj[dst, src] = 1
     pool: torch.Tensor  # (B, N) sparse, rows average a graph's nodes
     gflops: np.ndarray  # (B,)
+    log_flops_z: torch.Tensor | None = None  # (B,) the graph-level size input (PackedGraphs.log_flops_z), if set
 
     @property
     def size(self) -> int:
@@ -60,6 +61,7 @@ class PackedGraphs:
         self.weighted = np.concatenate([np.arange(g.n_nodes) < g.n_weighted for g in graphs])
         self.edges = np.concatenate([g.edges.reshape(-1, 2) for g in graphs])
         self.gflops = np.array([g.gflops for g in graphs], dtype=np.float64)
+        self.log_flops_z: np.ndarray | None = None  # per-graph size input for networks that read one (set by the owner)
 
     def __len__(self) -> int:
         return self.n
@@ -84,7 +86,8 @@ class PackedGraphs:
         return GraphBatch(torch.as_tensor(self.ops[nodes]), torch.as_tensor(self.res[nodes]),
                           torch.as_tensor(np.minimum(self.kernel[nodes], KERNEL_SLOTS - 1)),
                           torch.as_tensor(self.bias[nodes]), torch.as_tensor(self.weighted[nodes]),
-                          adj, pool, self.gflops[index])
+                          adj, pool, self.gflops[index],
+                          None if self.log_flops_z is None else torch.as_tensor(self.log_flops_z[index], dtype=torch.float32))
 
     def batches(self, batch_size: int, rng: np.random.Generator | None = None, index=None):
         index = np.arange(self.n) if index is None else np.asarray(index)
@@ -144,17 +147,28 @@ class GNNBackbone(nn.Module):
         return hs
 
 
-class GNNRegressor(nn.Module):
-    """The base predictor: backbone, mean pooling, MLP."""
+def readout(b: GraphBatch, *node_states: torch.Tensor, size_input: bool = False) -> torch.Tensor:
+    """Mean-pool each node state per graph and concatenate; with ``size_input`` also the graph's size input."""
+    parts = [torch.sparse.mm(b.pool, h) for h in node_states]
+    if size_input:
+        if b.log_flops_z is None:
+            raise ValueError("this network reads a graph size input, but the batch has none (PackedGraphs.log_flops_z)")
+        parts.append(b.log_flops_z[:, None])
+    return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
 
-    def __init__(self):
+
+class GNNRegressor(nn.Module):
+    """The base predictor: backbone, mean pooling (plus the size input when ``size_input``), MLP."""
+
+    def __init__(self, size_input: bool = False):
         super().__init__()
+        self.size_input = size_input
         self.backbone = GNNBackbone()
-        self.head = regressor_head(HIDDEN)
+        self.head = regressor_head(HIDDEN + int(size_input))
 
     def forward(self, b: GraphBatch) -> torch.Tensor:
         h = self.backbone(b)[-1]
-        return self.head(torch.sparse.mm(b.pool, h)).reshape(-1)
+        return self.head(readout(b, h, size_input=self.size_input)).reshape(-1)
 
 
 def n_params(module: nn.Module, trainable_only: bool = True) -> int:

@@ -65,16 +65,20 @@ _PTFLOPS_ACT = (nn.ReLU, nn.PReLU, nn.ELU, nn.LeakyReLU, nn.ReLU6, nn.GELU)
 _TORCHSTAT_ACT = (nn.ReLU, nn.ReLU6, nn.PReLU, nn.ELU, nn.LeakyReLU)
 
 
-def _conv_macs(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
+def layer_macs(m: nn.Module, in_shape: Sequence[int], out_shape: Sequence[int]) -> int:
+    """The "macs" convention for one call of a convolution or linear layer, from its input and
+    output shapes (batch first); 0 for any other module. ``profile_macs`` and the computational
+    graphs of ``nasframe.graphs`` both count through this."""
+    bias = math.prod(out_shape) if getattr(m, "bias", None) is not None else 0
     if isinstance(m, _CONV_T):
-        macs = math.prod(m.kernel_size) * m.in_channels * (m.out_channels // m.groups) * x[0, 0].numel()
-    else:
-        macs = math.prod(m.kernel_size) * (m.in_channels // m.groups) * m.out_channels * y[0, 0].numel()
-    return macs * y.shape[0] + (y.numel() if m.bias is not None else 0)
-
-
-def _linear_macs(m: nn.Linear, y: torch.Tensor, bias: bool = True) -> int:
-    return m.in_features * y.numel() + (y.numel() if bias and m.bias is not None else 0)
+        return math.prod(m.kernel_size) * m.in_channels * (m.out_channels // m.groups) * math.prod(
+            in_shape[2:]) * out_shape[0] + bias
+    if isinstance(m, _CONV):
+        return math.prod(m.kernel_size) * (m.in_channels // m.groups) * m.out_channels * math.prod(
+            out_shape[2:]) * out_shape[0] + bias
+    if isinstance(m, nn.Linear):
+        return m.in_features * math.prod(out_shape) + bias
+    return 0
 
 
 def _norm_ops(m: nn.Module, x: torch.Tensor) -> int:
@@ -83,11 +87,7 @@ def _norm_ops(m: nn.Module, x: torch.Tensor) -> int:
 
 
 def _macs(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
-    if isinstance(m, _CONV + _CONV_T):
-        return _conv_macs(m, x, y)
-    if isinstance(m, nn.Linear):
-        return _linear_macs(m, y)
-    return 0
+    return layer_macs(m, x.shape, y.shape)
 
 
 def _ptflops(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
@@ -106,9 +106,9 @@ def _pair(v) -> tuple[int, int]:
 
 def _torchstat(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
     if isinstance(m, nn.Conv2d):
-        return _conv_macs(m, x, y)
+        return layer_macs(m, x.shape, y.shape)
     if isinstance(m, nn.Linear):
-        return _linear_macs(m, y, bias=False)
+        return m.in_features * y.numel()  # torchstat leaves the bias out
     if isinstance(m, nn.BatchNorm2d):
         return _norm_ops(m, x)
     if isinstance(m, _TORCHSTAT_ACT):
@@ -187,4 +187,4 @@ def count_flops(module: nn.Module, input_shape: Sequence[int], convention: str =
     return count_macs(module, input_shape, convention) / 1e6
 
 
-__all__ = ["CONVENTIONS", "profile_macs", "count_macs", "count_flops"]
+__all__ = ["CONVENTIONS", "layer_macs", "profile_macs", "count_macs", "count_flops"]

@@ -148,3 +148,32 @@ def test_cache_round_trip(tmp_path):
     assert all(a in again for a in archs)  # read from disk, not rebuilt
     assert all(x.same_as(again.get(a)) for x, a in zip(built, archs))
     assert GraphCache(space, "cifar100", root=tmp_path).graphs == {}  # keyed by task
+
+
+class _Mixed(torch.nn.Module):
+    """Every weighted layer kind the counter knows: grouped/strided/dilated/transposed convs, 1-d conv,
+    a linear layer on a 3-d tensor, with and without bias."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = torch.nn.Conv2d(3, 12, 3, stride=2, padding=1, bias=True)
+        self.g = torch.nn.Conv2d(12, 12, 3, padding=2, dilation=2, groups=3, bias=False)
+        self.dw = torch.nn.Conv2d(12, 12, 5, padding=2, groups=12, bias=True)
+        self.t = torch.nn.ConvTranspose2d(12, 6, 2, stride=2, groups=2, bias=True)
+        self.c1d = torch.nn.Conv1d(6, 4, 3, bias=False)
+        self.lin = torch.nn.Linear(30, 7)
+
+    def forward(self, x):
+        x = self.t(self.dw(self.g(self.c1(x))))
+        x = self.c1d(x.flatten(2)[:, :, :32])
+        return self.lin(x[:, :, :30])
+
+
+def test_graph_macs_are_the_framework_counters_for_every_weighted_layer_kind():
+    """One MACs counter: the graph's FLOPs come from spaces/flops.layer_macs, per node and in total."""
+    from nasframe.spaces.flops import count_macs, profile_macs
+
+    net = _Mixed()
+    g = extract(net, (3, 16, 16))
+    assert g.flops * 1e6 == pytest.approx(count_macs(net, (3, 16, 16)), rel=1e-12)
+    assert len(profile_macs(net, (3, 16, 16))) == g.n_weighted == 6
