@@ -6,8 +6,10 @@ that holds nothing of ours is removed so no empty run is left behind.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+import traceback
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -100,15 +102,30 @@ def _remove_if_empty_run(out: Path) -> None:
             pass
 
 
+def report_user_error(e: NasframeError) -> None:
+    """One line on stderr; the traceback too when NASFRAME_DEBUG is set (for bug reports)."""
+    if os.environ.get("NASFRAME_DEBUG", "") not in ("", "0"):
+        traceback.print_exception(e)
+    print("error: " + " ".join(str(e).split()), file=sys.stderr)
+
+
 def run(cfg: DictConfig) -> dict:
+    from nasframe.config_schema import check_config
+
     out = output_dir()
     try:
+        check_config(cfg)  # before anything is built: a typo'd key or seed=abc leaves nothing behind
         runner = build_run(cfg, out)
         result = runner.run()
     except NasframeError as e:
         _remove_if_empty_run(out)
-        print("error: " + " ".join(str(e).split()), file=sys.stderr)
+        report_user_error(e)
         sys.exit(2)
+    except KeyboardInterrupt:
+        _remove_if_empty_run(out)
+        print(f"interrupted; every query recorded in {out} is kept: rerun with resume=true to continue",
+              file=sys.stderr)
+        sys.exit(130)
     s = result.summary
     vals = ", ".join(f"{k}={v:.4g}" for k, v in (s["values"] or {}).items())
     rep = ", ".join(f"{k}={v:.4g}" for k, v in (s["report"] or {}).items())

@@ -18,8 +18,8 @@ from typing import Sequence
 import numpy as np
 
 from nasframe.core.evaluator import Evaluation, Evaluator, fitness
-from nasframe.core.ledger import Ledger
-from nasframe.core.space import Architecture, SearchSpace, require
+from nasframe.core.ledger import Ledger, notice
+from nasframe.core.space import Architecture, Enumerable, SearchSpace, require
 from nasframe.core.strategy import SourceTask, Strategy
 from nasframe.errors import ConfigError, NasframeError
 
@@ -125,6 +125,12 @@ class Runner:
                 self.shared.close()
                 raise
         checkpoint, recorded = self.ledger.open(self.config, self.resume)
+        try:
+            self._check_recorded(recorded, checkpoint)
+        except BaseException:
+            self.ledger.close()
+            raise
+        self._say_if_space_runs_out()
         replay = {(r["phase"], r["index"]): r for r in recorded}
         self._replay = replay
         self._counters: dict[str, int] = {}
@@ -166,6 +172,7 @@ class Runner:
                 if self.shared is not None:
                     archs = self.shared.after_ask(archs)  # claimed; others' duplicates answered free
                 if not archs:
+                    self._say_exhausted(step)
                     break  # the strategy has nothing left to propose (e.g. space exhausted)
                 if len(archs) > n:
                     raise NasframeError(f"strategy returned {len(archs)} architectures when asked for {n}")
@@ -188,17 +195,56 @@ class Runner:
             if bar is not None:
                 bar.close()
             summary = self._summarise(step, sim, seen, self._wall())
-        finally:
+        except BaseException:
             self.ledger.close()
+            raise
+        finally:
+            self.ledger.close_history()  # the folder lock is kept until the summary is written
             if self.shared is not None:
                 self.shared.close()
-        history = [r for r in _read(self.ledger)]
-        if self.plot:
-            from nasframe.analysis.plots import plot_run
+        try:
+            history = [r for r in _read(self.ledger)]
+            if self.plot:
+                from nasframe.analysis.plots import plot_run
 
-            plot_run(history, self.evaluator.primary, self.ledger.plot_path, title=self.names.get("title", ""))
-        self.ledger.finish(summary)
+                self.ledger.write_with(plot_run, history, self.evaluator.primary, self.ledger.plot_path,
+                                       title=self.names.get("title", ""))
+            self.ledger.finish(summary)
+        finally:
+            self.ledger.close()
         return RunResult(summary=summary, history=history)
+
+    # ------------------------------------------------------------ resume checks
+
+    def _check_recorded(self, recorded: list[dict], checkpoint: dict | None) -> None:
+        """Every recorded line names an architecture of this space, and the lines the checkpoint
+        covers are the ones it was taken after: an edited or foreign ledger is refused, not replayed."""
+        path = self.ledger.history_path
+        for line, rec in enumerate(recorded, start=1):
+            try:
+                self.space.check(self.space.parse(rec["arch"]))
+            except (NasframeError, ValueError, TypeError, KeyError, IndexError) as e:
+                raise NasframeError(f"{path}, line {line}: {rec['arch']!r} is not an architecture of space "
+                                    f"'{self.space.name}' ({e}); the ledger was edited or comes from another "
+                                    "run: restore it or start a new run folder") from None
+        if checkpoint is None or "seen" not in checkpoint:
+            return
+        known = {a for a, _ in checkpoint["seen"]}
+        for line, rec in enumerate(recorded[:checkpoint["records"]], start=1):
+            if rec["phase"] == "search" and rec["arch"] not in known:
+                raise NasframeError(f"{path}, line {line}: {rec['arch']} is not what the checkpoint recorded; "
+                                    "the ledger was edited: restore it, or delete checkpoint.pkl to resume "
+                                    "from the ledger alone")
+
+    def _say_if_space_runs_out(self) -> None:
+        if self.strategy.distinct and isinstance(self.space, Enumerable) and self.budget.queries > len(self.space):
+            notice(f"budget.queries={self.budget.queries} exceeds the {len(self.space):,} architectures of space "
+                   f"'{self.space.name}', and this strategy never asks one twice: the run stops when the space "
+                   "is exhausted")
+
+    def _say_exhausted(self, step: int) -> None:
+        if self.strategy.distinct and isinstance(self.space, Enumerable) and step >= len(self.space):
+            notice(f"space '{self.space.name}' exhausted after {step:,} queries; stopping")
 
     # ------------------------------------------------------------ helpers
 

@@ -46,6 +46,7 @@ class SourceTask:
 class Strategy(abc.ABC):
     requires: tuple = ()  # space capabilities, e.g. (Mutable,)
     transfer: bool = False  # True if it implements pretrain()
+    distinct: bool = False  # True if it never asks the same architecture twice (so a finite space runs out)
 
     def setup(self, space: SearchSpace, objectives: Sequence[Objective], rng: np.random.Generator) -> None:
         """Called once by the runner before the first ask."""

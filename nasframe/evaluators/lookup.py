@@ -2,11 +2,32 @@
 from __future__ import annotations
 
 import math
+import sys
 from typing import Sequence
+
+import numpy as np
 
 from nasframe.benchmarks import Benchmark, find_benchmark
 from nasframe.core.evaluator import Evaluation, Evaluator, checked
 from nasframe.core.space import Enumerable
+
+
+def present_rows(table) -> list[bool]:
+    """Rows the source has at all (any finite column): a NaN value there is a NaN cell, not a missing row."""
+    present = np.zeros(table.size, dtype=bool)
+    for values in table.columns.values():
+        if np.issubdtype(np.asarray(values).dtype, np.floating):  # metric columns (NB101 also keeps hashes)
+            present |= np.isfinite(values)
+    return present.tolist()
+
+
+def warn_nan_values(benchmark: Benchmark, present: list[bool]) -> None:
+    values = benchmark.table.column(benchmark.value_column)
+    nan = int((np.isnan(values) & np.asarray(present)).sum())
+    if nan:
+        print(f"nasframe: warning: {nan:,} of the {sum(present):,} architectures in "
+              f"{benchmark.table.meta.get('source', benchmark.table.name)} have no {benchmark.value_column} "
+              "value (NaN); querying one is recorded as a failure", file=sys.stderr)
 
 
 class BenchmarkLookup(Evaluator):
@@ -24,6 +45,8 @@ class BenchmarkLookup(Evaluator):
         self._value = b.table.column(b.value_column).tolist()
         self._report = [(name, b.table.column(col).tolist()) for name, col in b.report_columns.items()]
         self._cost = b.table.column(b.cost_column).tolist() if b.cost_column else None
+        self._present = present_rows(b.table)
+        warn_nan_values(b, self._present)
 
     def lookup(self, arch) -> Evaluation:
         i = self.benchmark.index_of(arch, self.space)
@@ -35,8 +58,10 @@ class BenchmarkLookup(Evaluator):
         cost = self._cost[i] if self._cost is not None else 0.0
         if math.isfinite(value):
             return Evaluation({self._name: value}, report, cost)
-        return checked({self._name: value}, self.objectives, report, cost,
-                       "architecture missing from the benchmark table")
+        why = (f"the benchmark table's {self.benchmark.value_column} value for this architecture is NaN "
+               f"(an empty or NaN cell in {self.benchmark.table.meta.get('source', 'the source file')})"
+               if self._present[i] else "architecture missing from the benchmark table")
+        return checked({self._name: value}, self.objectives, report, cost, why)
 
     def evaluate(self, archs: Sequence) -> list[Evaluation]:
         return [self.lookup(a) for a in archs]
