@@ -180,12 +180,14 @@ class Ledger:
     # ------------------------------------------------------------- opening
 
     @writing
-    def open(self, config: dict, resume: bool):
+    def open(self, config: dict, resume: bool, check=None):
         """Prepare the folder; return ``(checkpoint or None, recorded history)``.
 
         Refuses to overwrite a finished or unfinished run unless resuming,
         refuses to resume a run whose config differs (a larger budget is
         allowed), and refuses a folder another process is running in.
+        ``check(history, checkpoint)`` may refuse the recorded state before
+        anything in the folder is rewritten.
         """
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
@@ -197,12 +199,12 @@ class Ledger:
                               "choose another one with hydra.run.dir=DIR") from None
         self._lock = lock_folder(self.dir)
         try:
-            return self._open_locked(config, resume)
+            return self._open_locked(config, resume, check)
         except BaseException:
             self.close()
             raise
 
-    def _open_locked(self, config: dict, resume: bool):
+    def _open_locked(self, config: dict, resume: bool, check=None):
         remove_stale_temporaries(self.dir, [p.name for p in (self.history_path, self.checkpoint_path,
                                                              self.config_path, self.summary_path)])
         started = self.config_path.exists() or self.history_path.exists()
@@ -224,6 +226,8 @@ class Ledger:
                 extended = budget_change(old, config, self.dir)
             history = read_history(self.history_path)
             checkpoint = self.load_checkpoint(len(history))
+            if check is not None:
+                check(history, checkpoint)
         atomic_write_json(self.config_path, config)
         if extended:  # a finished run resumed with a larger budget is unfinished again until it completes
             self.summary_path.unlink(missing_ok=True)

@@ -124,12 +124,7 @@ class Runner:
             except BaseException:
                 self.shared.close()
                 raise
-        checkpoint, recorded = self.ledger.open(self.config, self.resume)
-        try:
-            self._check_recorded(recorded, checkpoint)
-        except BaseException:
-            self.ledger.close()
-            raise
+        checkpoint, recorded = self.ledger.open(self.config, self.resume, check=self._check_recorded)
         self._say_if_space_runs_out()
         replay = {(r["phase"], r["index"]): r for r in recorded}
         self._replay = replay
