@@ -6,15 +6,13 @@ that holds nothing of ours is removed so no empty run is left behind.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import sys
-import traceback
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from nasframe.errors import ConfigError, NasframeError
+from nasframe.errors import ConfigError, NasframeError, report
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
@@ -102,13 +100,6 @@ def _remove_if_empty_run(out: Path) -> None:
             pass
 
 
-def report_user_error(e: NasframeError) -> None:
-    """One line on stderr; the traceback too when NASFRAME_DEBUG is set (for bug reports)."""
-    if os.environ.get("NASFRAME_DEBUG", "") not in ("", "0"):
-        traceback.print_exception(e)
-    print("error: " + " ".join(str(e).split()), file=sys.stderr)
-
-
 def run(cfg: DictConfig) -> dict:
     from nasframe.config_schema import check_config
 
@@ -119,7 +110,7 @@ def run(cfg: DictConfig) -> dict:
         result = runner.run()
     except NasframeError as e:
         _remove_if_empty_run(out)
-        report_user_error(e)
+        report(e)
         sys.exit(2)
     except KeyboardInterrupt:
         _remove_if_empty_run(out)

@@ -13,7 +13,7 @@ is built.) The scalar settings get their type and range checked here, so
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -26,7 +26,7 @@ FREE_FORM = ("space", "strategy", "evaluator", "hydra")
 MAX_SEED = 2**32 - 1  # numpy's legacy seeding, the narrowest RNG the run seeds
 
 
-@lru_cache(maxsize=None)
+@cache
 def _primary(config_name: str = "config") -> dict:
     raw = OmegaConf.to_container(OmegaConf.load(CONF_DIR / f"{config_name}.yaml"), resolve=False)
     groups = []
@@ -48,13 +48,13 @@ def check_keys(cfg: DictConfig, config_name: str = "config") -> None:
     """Refuse keys that conf/config.yaml does not have (added with ``+key=...``)."""
     primary = _primary(config_name)
     known = set(primary["sections"]) | set(primary["groups"]) | set(FREE_FORM)
-    for key in cfg.keys():
+    for key in cfg:
         if key not in known:
             raise ConfigError(f"unknown config key '{key}'{_did_you_mean(key, known)}; the top-level keys are "
                               f"{', '.join(sorted(known - {'hydra'}))}")
         section = primary["sections"].get(key)
         if isinstance(section, dict) and isinstance(cfg.get(key), DictConfig):
-            for sub in cfg[key].keys():
+            for sub in cfg[key]:
                 if sub not in section:
                     raise ConfigError(f"unknown config key '{key}.{sub}'{_did_you_mean(sub, section)}; "
                                       f"{key} has: {', '.join(section)}")

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from nasframe.data import fetch, registry
-from nasframe.errors import ConfigError, DataError, NasframeError
+from nasframe.errors import ConfigError, DataError, NasframeError, report
 
 
 def _root(args) -> Path:
@@ -206,7 +206,7 @@ def main(argv=None) -> int:
     try:
         return command[args.command](args)
     except NasframeError as e:
-        print(f"error: {e}", file=sys.stderr)
+        report(e)
         return 2
     except KeyboardInterrupt:
         print("interrupted; a partial download is kept and resumes on the next run", file=sys.stderr)

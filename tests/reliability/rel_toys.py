@@ -4,11 +4,12 @@ import os
 import time
 from pathlib import Path
 
+from toys import Parabola, Point
+
 from nasframe.core.evaluator import Evaluator, Objective, checked
 from nasframe.core.space import Enumerable, SearchSpace
 from nasframe.evaluators.complexity import FlopsEvaluator
 from nasframe.strategies.rea import RegularizedEvolution
-from toys import Parabola, Point
 
 
 class NaNProxy(Evaluator):
@@ -62,7 +63,7 @@ class DiskFullREA(RegularizedEvolution):
 
     def setup(self, space, objectives, rng):
         super().setup(space, objectives, rng)
-        at = int(os.environ.get("DISK_FULL_AT", 0))
+        at = int(os.environ.get("DISK_FULL_AT", "0"))
         if not at:
             return
         real, calls = os.replace, [0]
@@ -86,7 +87,7 @@ class GatedFlops(FlopsEvaluator):
     def evaluate(self, archs):
         self.calls += 1
         gate = os.environ.get("GATE_DIR")
-        if gate and self.calls == int(os.environ.get("GATE_AT", 3)):
+        if gate and self.calls == int(os.environ.get("GATE_AT", "3")):
             Path(gate, "started").write_text(str(os.getpid()))
             deadline = time.monotonic() + 120
             while not Path(gate, "release").exists() and time.monotonic() < deadline:
