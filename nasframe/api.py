@@ -38,6 +38,9 @@ def search(overrides: Sequence[str] = (), out_dir: str | Path | None = None, **s
     """Compose, build and run one search; ``settings`` override progress/plot/... directly."""
     import tempfile
 
+    from nasframe.config_schema import check_config
+
     cfg, names = compose([*overrides, *(f"{k}={v}" for k, v in settings.items())])
+    check_config(cfg)  # unknown keys and bad scalars, before the run folder exists
     out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="nasframe-"))
     return build_run(cfg, out, names).run()

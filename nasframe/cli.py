@@ -12,7 +12,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from nasframe.errors import ConfigError, NasframeError
+from nasframe.errors import ConfigError, NasframeError, report
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
@@ -103,14 +103,22 @@ def _remove_if_empty_run(out: Path) -> None:
 
 
 def run(cfg: DictConfig) -> dict:
+    from nasframe.config_schema import check_config
+
     out = output_dir()
     try:
+        check_config(cfg)  # before anything is built: a typo'd key or seed=abc leaves nothing behind
         runner = build_run(cfg, out)
         result = runner.run()
     except NasframeError as e:
         _remove_if_empty_run(out)
-        print("error: " + " ".join(str(e).split()), file=sys.stderr)
+        report(e)
         sys.exit(2)
+    except KeyboardInterrupt:
+        _remove_if_empty_run(out)
+        print(f"interrupted; every query recorded in {out} is kept: rerun with resume=true to continue",
+              file=sys.stderr)
+        sys.exit(130)
     s = result.summary
     vals = ", ".join(f"{k}={v:.4g}" for k, v in (s["values"] or {}).items())
     rep = ", ".join(f"{k}={v:.4g}" for k, v in (s["report"] or {}).items())

@@ -16,7 +16,7 @@ import numpy as np
 from nasframe.benchmarks.table import BenchmarkTable
 from nasframe.core.evaluator import Objective
 from nasframe.core.space import Enumerable
-from nasframe.errors import DataNotFound
+from nasframe.errors import DataError, DataNotFound
 
 # space name -> loader module
 LOADERS = {
@@ -64,8 +64,25 @@ def find_benchmark(space, dataset: str | None, root=None, path=None, **options) 
     if module is None:
         raise DataNotFound(f"space '{space.name}' has no benchmark table; use a proxy or predictor evaluator "
                         "(evaluator=zc, evaluator=flops, ...)")
+    if not path:
+        check_root(root)
     return importlib.import_module(module).load(space, dataset, root=data_root(root),
                                                 path=Path(path).expanduser() if path else None, **options)
+
+
+def check_root(root) -> None:
+    """A data root that was given must be a folder: a typo is an error, never a reason to search on
+    something else."""
+    given = data_root(root)
+    if given is None:
+        return
+    name = "data.root" if root else "NASFRAME_DATA"
+    if not given.exists():
+        raise DataError(f"{name} {given} does not exist; point it at a folder laid out like shared/data "
+                        "(nasbench201/nb201_all_15625.csv, transnasbench101/..., nasbench101/...)")
+    if not given.is_dir():
+        raise DataError(f"{name} {given} is a file, not a folder; point it at the folder that holds "
+                        "nasbench201/ (or give one file with benchmark.path=FILE)")
 
 
 def first_existing(candidates) -> Path | None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from nasframe.benchmarks import Benchmark, first_existing, nan_array
+from nasframe.benchmarks.safe_load import fix_hint
 from nasframe.benchmarks.table import BenchmarkTable, cached, csv_rows, parse_float
 from nasframe.core.evaluator import Objective
 from nasframe.errors import DataError, DataNotFound
@@ -33,29 +34,64 @@ CSV_COLUMNS = {
 }
 
 
-def read_csv(space, path: Path) -> BenchmarkTable:
-    """The tabular format: ``arch_str`` plus ``<dataset>_val_acc_naslib`` / ``<dataset>_test_acc`` columns."""
+def read_csv(space, path: Path, partial: bool = False) -> BenchmarkTable:
+    """The tabular format: ``arch_str`` plus ``<dataset>_val_acc_naslib`` / ``<dataset>_test_acc`` columns.
+
+    A file that lacks architectures of the space, repeats one, or whose last line is cut off (an
+    interrupted download or copy) is refused, unless ``partial`` asks for the complete rows it has.
+    """
     n = len(space)
     with csv_rows(path, "an NB201") as (header, rows):
         present = {ds: cols for ds, cols in CSV_COLUMNS.items() if all(c in header for c in cols)}
         if not present:
             raise DataError(f"{path} has no NB201 metric columns; expected e.g. "
                             f"{', '.join(CSV_COLUMNS['cifar10'])}")
-        cols = {f"{COLUMN_KEY[ds]}_{kind}": nan_array(n) for ds in present for kind in ("val", "test")}
-        seen = np.zeros(n, dtype=bool)
-        for line, row in rows:
-            try:
-                i = space.index(space.parse(row["arch_str"]))
-            except Exception as e:
-                raise DataError(f"{path}, line {line}: {e}") from None
-            seen[i] = True
-            for ds, (vcol, tcol) in present.items():
-                key = COLUMN_KEY[ds]
-                cols[f"{key}_val"][i] = parse_float(row[vcol], f"{path}, line {line}")
-                cols[f"{key}_test"][i] = parse_float(row[tcol], f"{path}, line {line}")
-    if not seen.any():
+        rows = list(rows)
+    if rows and ends_mid_line(path):
+        if not partial:
+            raise DataError(f"{path} is truncated: its last line (line {rows[-1][0]}) is cut off mid-row (an "
+                            f"interrupted download or copy); {fix_hint(path)}, or pass benchmark.partial=true "
+                            "to load the complete rows only")
+        rows = rows[:-1]
+    cols = {f"{COLUMN_KEY[ds]}_{kind}": nan_array(n) for ds in present for kind in ("val", "test")}
+    first_line = np.zeros(n, dtype=np.int64)  # 0: not seen yet
+    for line, row in rows:
+        try:
+            i = space.index(space.parse(row["arch_str"]))
+        except Exception as e:
+            raise DataError(f"{path}, line {line}: {e}") from None
+        if first_line[i]:
+            raise DataError(f"{path}, line {line} repeats the architecture of line {first_line[i]} "
+                            f"({row['arch_str']}); the file was merged or appended twice: {fix_hint(path)}")
+        first_line[i] = line
+        for ds, (vcol, tcol) in present.items():
+            key = COLUMN_KEY[ds]
+            cols[f"{key}_val"][i] = parse_float(row[vcol], f"{path}, line {line}")
+            cols[f"{key}_test"][i] = parse_float(row[tcol], f"{path}, line {line}")
+    found = int((first_line > 0).sum())
+    if not found:
         raise DataError(f"{path} holds no architectures; the file is empty or truncated")
-    return BenchmarkTable("nb201", n, cols, {"format": "csv", "rows": int(seen.sum())})
+    table = BenchmarkTable("nb201", n, cols, {"format": "csv", "rows": found})
+    check_complete(table, space, path, partial)
+    return table
+
+
+def check_complete(table: BenchmarkTable, space, path: Path, partial: bool) -> None:
+    """Refuse a table holding fewer architectures than the space (unless ``partial``)."""
+    found = table.meta.get("rows", table.size)
+    if found < len(space) and not partial:
+        raise DataError(f"{path} holds {found:,} of the {len(space):,} architectures of space '{space.name}': it "
+                        f"is truncated or a subset; {fix_hint(path)}, or pass benchmark.partial=true to search "
+                        f"on the {found:,} it has")
+
+
+def ends_mid_line(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        if f.tell() == 0:
+            return False
+        f.seek(-1, 2)
+        return f.read(1) != b"\n"
 
 
 def readers():
@@ -96,7 +132,7 @@ def _csv_has(path: Path, dataset: str) -> bool:
 
 
 def load(space, dataset: str | None, root: Path | None = None, path: Path | None = None,
-         use_cache: bool = True, **_) -> Benchmark:
+         use_cache: bool = True, partial: bool = False, **_) -> Benchmark:
     ds = resolve_dataset(dataset)
     source = path or locate(root, ds)
     if source is None and root is not None:
@@ -112,9 +148,13 @@ def load(space, dataset: str | None, root: Path | None = None, path: Path | None
         raise DataError(f"benchmark file {source} does not exist; fix benchmark.path or data.root")
     fmt = detect_format(source)
     reader = readers()[fmt]
-    # "-curves": tables cached before learning curves were read are rebuilt once
-    table = cached(source, f"nb201-{fmt}" + ("" if fmt == "csv" else "-curves"), lambda: reader(space, source),
-                   use_cache=use_cache)
+    if fmt == "csv":  # a refused table raises inside build, so it is never cached
+        kind = "nb201-csv-partial" if partial else "nb201-csv"
+        table = cached(source, kind, lambda: read_csv(space, source, partial), use_cache=use_cache)
+        check_complete(table, space, source, partial)  # also a table cached before this check existed
+    else:
+        # "-curves": tables cached before learning curves were read are rebuilt once
+        table = cached(source, f"nb201-{fmt}-curves", lambda: reader(space, source), use_cache=use_cache)
     key = COLUMN_KEY[ds]
     if f"{key}_val" not in table.columns:
         raise DataError(f"{source} has no {ds} columns ({key}_val); use a file that covers {ds} "

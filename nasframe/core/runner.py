@@ -37,9 +37,9 @@ from typing import Sequence
 import numpy as np
 
 from nasframe.core.evaluator import Evaluation, Evaluator, has_fidelity
-from nasframe.core.ledger import Ledger, read_history
+from nasframe.core.ledger import Ledger, notice, read_history
 from nasframe.core.plugin import RunContext, RunnerPlugin
-from nasframe.core.space import Architecture, SearchSpace, require
+from nasframe.core.space import Architecture, Enumerable, SearchSpace, require
 from nasframe.core.strategy import SourceTask, Strategy
 from nasframe.errors import ConfigError, NasframeError
 
@@ -187,6 +187,7 @@ class Runner:
                 for p in self.plugins:
                     archs = p.after_ask(archs)
                 if not archs:
+                    self._say_exhausted(step)
                     break  # the strategy has nothing left to propose (e.g. space exhausted)
                 if len(archs) > n:
                     raise NasframeError(f"strategy returned {len(archs)} architectures when asked for {n}")
@@ -207,7 +208,7 @@ class Runner:
                 if time.perf_counter() >= self._next_checkpoint:
                     self._checkpoint(step, sim)
             summary = self._summarise(step, sim, self._seen, self._wall())
-            self.ledger.close()
+            self.ledger.close_history()  # the folder lock is kept until the summary is written
             history = read_history(self.ledger.history_path)
             for p in self.plugins:
                 p.on_finish(summary, history)
@@ -224,7 +225,8 @@ class Runner:
         the ledger lines it covers (search lines, and plug-in lines, which are results the strategy
         was told or observed); the lines after it are replayed as the loop asks again.
         """
-        checkpoint, recorded = self.ledger.open(self.config, self.resume)
+        checkpoint, recorded = self.ledger.open(self.config, self.resume, check=self._check_recorded)
+        self._say_if_space_runs_out()
         self._recorded = recorded
         self._replay = {(r["phase"], r["index"]): r for r in recorded}
         self._counters: dict[str, int] = {}
@@ -268,6 +270,38 @@ class Runner:
     def _close_plugins(self) -> None:
         for p in reversed(self.plugins):
             p.close()
+
+    # ------------------------------------------------------------ resume checks
+
+    def _check_recorded(self, recorded: list[dict], checkpoint: dict | None) -> None:
+        """Every recorded line names an architecture of this space, and the lines the checkpoint
+        covers are the ones it was taken after: an edited or foreign ledger is refused, not replayed."""
+        path = self.ledger.history_path
+        for line, rec in enumerate(recorded, start=1):
+            try:
+                self.space.check(self.space.parse(rec["arch"]))
+            except (NasframeError, ValueError, TypeError, KeyError, IndexError) as e:
+                raise NasframeError(f"{path}, line {line}: {rec['arch']!r} is not an architecture of space "
+                                    f"'{self.space.name}' ({e}); the ledger was edited or comes from another "
+                                    "run: restore it or start a new run folder") from None
+        if checkpoint is None or "seen" not in checkpoint:
+            return
+        known = {a for a, _ in checkpoint["seen"]}
+        for line, rec in enumerate(recorded[:checkpoint["records"]], start=1):
+            if rec["phase"] == "search" and rec["arch"] not in known:
+                raise NasframeError(f"{path}, line {line}: {rec['arch']} is not what the checkpoint recorded; "
+                                    "the ledger was edited: restore it, or delete checkpoint.pkl to resume "
+                                    "from the ledger alone")
+
+    def _say_if_space_runs_out(self) -> None:
+        if self.strategy.distinct and isinstance(self.space, Enumerable) and self.budget.queries > len(self.space):
+            notice(f"budget.queries={self.budget.queries} exceeds the {len(self.space):,} architectures of space "
+                   f"'{self.space.name}', and this strategy never asks one twice: the run stops when the space "
+                   "is exhausted")
+
+    def _say_exhausted(self, step: int) -> None:
+        if self.strategy.distinct and isinstance(self.space, Enumerable) and step >= len(self.space):
+            notice(f"space '{self.space.name}' exhausted after {step:,} queries; stopping")
 
     # ------------------------------------------------------------ helpers
 

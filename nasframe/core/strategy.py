@@ -58,6 +58,7 @@ class Strategy(abc.ABC):
     transfer: bool = False  # True if it implements pretrain()
     needs_fidelity: bool = False
     fidelity_range: tuple[int, int] | None = None  # set by the runner for multi-fidelity strategies
+    distinct: bool = False  # True if it never asks the same architecture twice (so a finite space runs out)
 
     def setup(self, space: SearchSpace, objectives: Sequence[Objective], rng: np.random.Generator) -> None:
         """Called once by the runner before the first ask."""

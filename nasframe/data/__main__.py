@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from nasframe.data import fetch, registry
-from nasframe.errors import ConfigError, DataError, NasframeError
+from nasframe.errors import ConfigError, DataError, NasframeError, report
 
 
 def _root(args) -> Path:
@@ -95,11 +95,30 @@ def cmd_download(args) -> int:
     return 0
 
 
+def _root_of_file(path: Path) -> Path | None:
+    """The data root a file sits under when laid out like shared/data (<root>/<benchmark>/<file>)."""
+    folders = {f.benchmark for f in registry.FILES}
+    for parent in Path(path).resolve().parents:
+        if parent.name in folders:
+            return parent.parent
+    return None
+
+
 def cmd_verify(args) -> int:
-    root = _root(args)
+    given = _root_or_none(args)
     status = 0
     for arg in args.targets:
-        path, e = _target(arg, root)
+        named = not Path(arg).expanduser().exists()
+        if named and given is None:
+            raise ConfigError(f"'{arg}' is not a file here, and a registry name needs a data root: "
+                              "pass --root DIR or set NASFRAME_DATA")
+        path, e = _target(arg, given or Path("."))
+        root = given or _root_of_file(path)
+        if root is None:  # a file outside any data root: only the registry's checksum applies
+            if args.record:
+                raise ConfigError(f"{path} is not under a data root, so there is no manifest to record its "
+                                  "checksum in; pass --root DIR")
+            root = path.parent
         v = fetch.verify(path, root, e, record=args.record, progress=not args.quiet)
         if v.ok:
             print(f"{path}: OK (sha256 {v.sha256}, {v.origin})")
@@ -187,7 +206,7 @@ def main(argv=None) -> int:
     try:
         return command[args.command](args)
     except NasframeError as e:
-        print(f"error: {e}", file=sys.stderr)
+        report(e)
         return 2
     except KeyboardInterrupt:
         print("interrupted; a partial download is kept and resumes on the next run", file=sys.stderr)

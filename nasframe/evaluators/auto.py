@@ -18,14 +18,22 @@ def fallback_evaluator(space, name: str, dataset=None):
     return table[name]()
 
 
+def given_root_for(space, root) -> bool:
+    """A data root was given (data.root or NASFRAME_DATA) and this space has a benchmark loader to look
+    in it: then finding nothing there is an error naming what was looked for."""
+    from nasframe.benchmarks import LOADERS, data_root
+
+    return data_root(root) is not None and space.name in LOADERS
+
+
 def auto_evaluator(space, dataset=None, root=None, path=None, fallback: str = "synflow", **options):
     from nasframe.evaluators.lookup import BenchmarkLookup
 
     try:
         return BenchmarkLookup(space, dataset=dataset, root=root, path=path, **options)
     except DataNotFound:
-        if path is not None:
-            raise  # an explicit file that does not exist is an error, not a reason to fall back
+        if path is not None or given_root_for(space, root):
+            raise  # an explicit file or data root without the table is an error, not a reason to fall back
         if options.get("epochs") is not None or options.get("seed_mode", "mean") != "mean":
             raise  # a benchmark protocol was asked for: a proxy cannot honour it
         ev = fallback_evaluator(space, fallback, dataset)

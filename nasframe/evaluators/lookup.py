@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+import sys
 from typing import Sequence
 
 import numpy as np
@@ -30,6 +31,25 @@ from nasframe.core.space import Enumerable
 from nasframe.errors import ConfigError, DataError
 
 SCHEDULES = {12: "12", 200: "200"}
+
+
+def present_rows(table) -> list[bool]:
+    """Rows the source has at all (any finite column): a NaN value there is a NaN cell, not a missing row."""
+    present = np.zeros(table.size, dtype=bool)
+    for values in table.columns.values():
+        # metric columns (NB101 also keeps hashes; NB201 official files add 3-D learning curves)
+        if np.ndim(values) == 1 and np.issubdtype(np.asarray(values).dtype, np.floating):
+            present |= np.isfinite(values)
+    return present.tolist()
+
+
+def warn_nan_values(benchmark: Benchmark, present: list[bool]) -> None:
+    values = benchmark.table.column(benchmark.value_column)
+    nan = int((np.isnan(values) & np.asarray(present)).sum())
+    if nan:
+        print(f"nasframe: warning: {nan:,} of the {sum(present):,} architectures in "
+              f"{benchmark.table.meta.get('source', benchmark.table.name)} have no {benchmark.value_column} "
+              "value (NaN); querying one is recorded as a failure", file=sys.stderr)
 
 
 class BenchmarkLookup(MultiFidelity, Evaluator):
@@ -47,6 +67,8 @@ class BenchmarkLookup(MultiFidelity, Evaluator):
         self._value = b.table.column(b.value_column).tolist()
         self._report = [(name, b.table.column(col).tolist()) for name, col in b.report_columns.items()]
         self._cost = b.table.column(b.cost_column).tolist() if b.cost_column else None
+        self._present = present_rows(b.table)
+        warn_nan_values(b, self._present)
         self._curves(epochs, seed_mode, seed)
 
     def _curves(self, epochs, seed_mode, seed) -> None:
@@ -117,8 +139,10 @@ class BenchmarkLookup(MultiFidelity, Evaluator):
         cost = self._cost[i] if self._cost is not None else 0.0
         if math.isfinite(value):
             return Evaluation({self._name: value}, report, cost)
-        return checked({self._name: value}, self.objectives, report, cost,
-                       "architecture missing from the benchmark table")
+        why = (f"the benchmark table's {self.benchmark.value_column} value for this architecture is NaN "
+               f"(an empty or NaN cell in {self.benchmark.table.meta.get('source', 'the source file')})"
+               if self._present[i] else "architecture missing from the benchmark table")
+        return checked({self._name: value}, self.objectives, report, cost, why)
 
     def evaluate(self, archs: Sequence) -> list[Evaluation]:
         if self.protocol:  # e.g. NATS-Bench: the last epoch of the 12-epoch schedule, one random seed

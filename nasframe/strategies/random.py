@@ -6,6 +6,8 @@ from nasframe.core.strategy import Strategy
 
 
 class RandomSearch(Strategy):
+    distinct = True
+
     def __init__(self, max_tries: int = 1000):
         self.max_tries = max_tries
 
