@@ -33,7 +33,6 @@ a class folder without images) raises one ``DataError`` naming the file.
 """
 from __future__ import annotations
 
-import io
 import json
 import pickle
 import tarfile
@@ -114,7 +113,7 @@ class ImageDataset:
 
     def describe(self) -> dict:
         return {"dataset": self.name, "source": self.source, "split": self.split,
-                "images": {k: int(len(getattr(self, k)[1])) for k in ("train", "val", "test")},
+                "images": {k: len(getattr(self, k)[1]) for k in ("train", "val", "test")},
                 "num_classes": self.num_classes, "shape": list(self.shape)}
 
 
@@ -424,11 +423,11 @@ def _load_folder(root, name, dataset, split_seed, val_fraction, test_fraction) -
 # ----------------------------------------------------------------- augmentation
 
 
-def augment(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor:
+def augment(x: torch.Tensor, gen: torch.Generator, pad: int = 4, flip: bool = True) -> torch.Tensor:
     """RandomCrop(size, padding=pad) + RandomHorizontalFlip of a batch, seeded, without a Python loop."""
     n, c, h, w = x.shape
     offs = torch.randint(0, 2 * pad + 1, (n, 2), generator=gen, device=gen.device).to(x.device)
-    flips = (torch.rand(n, generator=gen, device=gen.device) < 0.5).to(x.device)
+    flips = (torch.rand(n, generator=gen, device=gen.device) < 0.5).to(x.device) & flip
     padded = F.pad(x, (pad, pad, pad, pad))
     rows = (offs[:, 0:1] + torch.arange(h, device=x.device)).view(n, 1, h, 1)
     cols = offs[:, 1:2] + torch.arange(w, device=x.device)
