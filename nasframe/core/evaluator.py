@@ -46,6 +46,7 @@ class Evaluation:
     report: dict = field(default_factory=dict)  # report-only (never shown to strategies)
     cost: float = 0.0  # seconds: simulated training time or real wall time
     failure: str | None = None  # why the score is unusable, if it is
+    fidelity: int | None = None  # e.g. training epochs it was measured at; None: the evaluator's only one
 
     @property
     def failed(self) -> bool:
@@ -56,12 +57,17 @@ class Evaluation:
         return replace(self, report={})
 
     def to_json(self) -> dict:
-        return {"values": self.values, "report": self.report, "cost": self.cost, "failure": self.failure}
+        d = {"values": self.values, "report": self.report, "cost": self.cost, "failure": self.failure}
+        if self.fidelity is not None:  # absent on single-fidelity lines, so older ledgers read the same
+            d["fidelity"] = self.fidelity
+        return d
 
     @classmethod
     def from_json(cls, d: dict) -> "Evaluation":
+        fid = d.get("fidelity")
         return cls(values=dict(d["values"]), report=dict(d.get("report", {})),
-                   cost=float(d.get("cost", 0.0)), failure=d.get("failure"))
+                   cost=float(d.get("cost", 0.0)), failure=d.get("failure"),
+                   fidelity=None if fid is None else int(fid))
 
 
 def checked(values: dict, objectives: Sequence[Objective], report: dict | None = None,
@@ -99,6 +105,39 @@ class Evaluator(abc.ABC):
         return self.objectives[0]
 
 
+class MultiFidelity:
+    """Evaluator capability: answers at a lower fidelity too (fewer training epochs, an earlier
+    epoch of a benchmark's learning curve), for multi-fidelity strategies such as Hyperband.
+
+    Implement ``evaluate_at``; ``evaluate`` is the full fidelity. ``max_fidelity`` is None on an
+    instance that has no fidelity axis after all (e.g. a benchmark table without per-epoch curves),
+    which ``has_fidelity`` reports, so a multi-fidelity strategy is refused up front.
+    """
+
+    fidelity_name: str = "epochs"
+    min_fidelity: int = 1
+    max_fidelity: int | None = None
+
+    @abc.abstractmethod
+    def evaluate_at(self, archs: Sequence[Architecture], fidelity: int) -> list[Evaluation]:
+        """Evaluations measured at ``fidelity`` (each with ``fidelity`` set to it)."""
+
+    def evaluate(self, archs: Sequence[Architecture]) -> list[Evaluation]:
+        return self.evaluate_at(archs, self.max_fidelity)
+
+    def check_fidelity(self, fidelity: int) -> int:
+        if isinstance(fidelity, bool) or not isinstance(fidelity, int) or not (
+                self.min_fidelity <= fidelity <= self.max_fidelity):
+            raise ValueError(f"fidelity must be an integer in {self.min_fidelity}..{self.max_fidelity} "
+                             f"{self.fidelity_name}, got {fidelity!r}")
+        return fidelity
+
+
+def has_fidelity(evaluator) -> bool:
+    """True if ``evaluator`` can answer at a chosen fidelity."""
+    return isinstance(evaluator, MultiFidelity) and evaluator.max_fidelity is not None
+
+
 def fitness(evaluation: Evaluation, objective: Objective) -> float:
     """The strategy-visible value of ``objective`` mapped to higher-is-better."""
     if evaluation.failed:
@@ -106,4 +145,5 @@ def fitness(evaluation: Evaluation, objective: Objective) -> float:
     return objective.utility(evaluation.values.get(objective.name))
 
 
-__all__ = ["Objective", "Evaluation", "Evaluator", "checked", "fitness", "SearchSpace"]
+__all__ = ["Objective", "Evaluation", "Evaluator", "MultiFidelity", "checked", "fitness", "has_fidelity",
+           "SearchSpace"]

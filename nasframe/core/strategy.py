@@ -44,8 +44,18 @@ class SourceTask:
 
 
 class Strategy(abc.ABC):
+    """Ask/tell search strategy.
+
+    Multi-fidelity strategies set ``needs_fidelity = True`` and override ``ask_at`` to return
+    ``(architecture, fidelity)`` pairs; the runner then requires an evaluator that can answer at a
+    fidelity and sets ``fidelity_range = (min, max)`` before ``setup``. Every other strategy only
+    implements ``ask`` and is evaluated at the evaluator's full fidelity.
+    """
+
     requires: tuple = ()  # space capabilities, e.g. (Mutable,)
     transfer: bool = False  # True if it implements pretrain()
+    needs_fidelity: bool = False
+    fidelity_range: tuple[int, int] | None = None  # set by the runner for multi-fidelity strategies
 
     def setup(self, space: SearchSpace, objectives: Sequence[Objective], rng: np.random.Generator) -> None:
         """Called once by the runner before the first ask."""
@@ -56,6 +66,10 @@ class Strategy(abc.ABC):
 
     @abc.abstractmethod
     def ask(self, n: int = 1) -> list[Architecture]: ...
+
+    def ask_at(self, n: int = 1) -> list[tuple[Architecture, int | None]]:
+        """``(architecture, fidelity)`` pairs; None asks for the evaluator's full fidelity."""
+        return [(a, None) for a in self.ask(n)]
 
     def tell(self, archs: Sequence[Architecture], evaluations: Sequence[Evaluation]) -> None:
         self.history.extend(zip(archs, evaluations))
