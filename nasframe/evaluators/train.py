@@ -47,7 +47,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nasframe.core.evaluator import Evaluation, Evaluator, Objective, checked
+from nasframe.core.evaluator import Evaluation, Evaluator, MultiFidelity, Objective, checked
 from nasframe.core.ledger import atomic_write_bytes, atomic_write_json
 from nasframe.core.space import Buildable
 from nasframe.errors import ConfigError, DataError
@@ -111,11 +111,9 @@ def _derived_seed(*parts) -> int:
     return int.from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest()[:8], "little") >> 1
 
 
-class TrainEvaluator(Evaluator):
+class TrainEvaluator(MultiFidelity, Evaluator):
     requires = (Buildable,)
     objectives = (Objective("val_acc", "max", "%", "validation accuracy after training"),)
-    fidelity_name = "epochs"
-    min_fidelity = 1
 
     def __init__(self, space, dataset: str = "cifar10", root=None, task: str | None = None,
                  epochs: int = 200, batch_size: int = 256, lr: float = 0.1, momentum: float = 0.9,
@@ -208,9 +206,6 @@ class TrainEvaluator(Evaluator):
 
     # ------------------------------------------------------------ evaluation
 
-    def evaluate(self, archs: Sequence) -> list[Evaluation]:
-        return self.evaluate_at(archs, self.max_fidelity)
-
     def evaluate_at(self, archs: Sequence, fidelity: int) -> list[Evaluation]:
         epochs = int(fidelity)
         if not self.min_fidelity <= epochs <= self.epochs:
@@ -220,7 +215,8 @@ class TrainEvaluator(Evaluator):
     def _evaluation(self, r: TrainResult) -> Evaluation:
         ev = checked({"val_acc": r.val_acc}, self.objectives, report={"test_acc": r.test_acc},
                      cost=r.seconds, failure=r.failure)
-        return TrainedEvaluation(**{f.name: getattr(ev, f.name) for f in fields(ev)}, curve=r.curve)
+        kept = {f.name: getattr(ev, f.name) for f in fields(ev)}
+        return TrainedEvaluation(**{**kept, "fidelity": r.epochs}, curve=r.curve)
 
     def key(self, arch) -> str:
         text = json.dumps({"arch": str(arch), **self.recipe()}, sort_keys=True)

@@ -36,7 +36,7 @@ def test_strategy_sees_validation_only_and_the_ledger_gets_the_curve(tiny):
     (e,) = ev.evaluate([NB201Space().parse(ARCH)])
     assert isinstance(e, TrainedEvaluation) and not e.failed
     assert 0.0 <= e.values["val_acc"] <= 100.0 and set(e.values) == {"val_acc"}
-    assert set(e.report) == {"test_acc"} and e.cost > 0
+    assert set(e.report) == {"test_acc"} and e.cost > 0 and e.fidelity == 2
     line = json.loads(json.dumps(e.to_json()))
     assert set(line["curve"]) == {"train_loss", "val_acc"} and len(line["curve"]["val_acc"]) == 2
     assert line["curve"]["val_acc"][-1] == e.values["val_acc"]
@@ -150,3 +150,21 @@ def test_zero_cost_proxies_read_imagenet16_when_present(tmp_path):
     assert np.isfinite(ev.evaluate([NB201Space().parse(ARCH)])[0].values["nwot"])
     none = ZeroCostEvaluator(NB201Space(), proxy="nwot", dataset="imagenet16-120", root=tmp_path / "x")
     assert "synthetic" in none.describe()["inputs"]
+
+
+def test_hyperband_trains_at_rungs_and_promotions_continue_the_saved_state(tiny, tmp_path):
+    from nasframe.api import search
+
+    result = search(["strategy=hyperband", "evaluator=train", "benchmark.dataset=tiny", f"data.root={tiny}",
+                     "evaluator.epochs=3", "evaluator.batch_size=8", "evaluator.threads=1",
+                     f"evaluator.state_dir={tmp_path / 'state'}", "++budget.epochs=9", "budget.queries=50"],
+                    out_dir=tmp_path / "run", progress=False, plot=False)
+    lines = [r for r in result.history if r["phase"] == "search"]
+    # bracket s=1: 3 archs at 1 epoch, the best at 3; bracket s=0 starts at 3 epochs; 9 epochs spent
+    assert [r["fidelity"] for r in lines] == [1, 1, 1, 3, 3]
+    assert all(len(r["curve"]["val_acc"]) == r["fidelity"] for r in lines)
+    first = {r["arch"]: r for r in lines[:3]}
+    promoted = lines[3]
+    assert promoted["arch"] in first and promoted["values"]["val_acc"] == promoted["curve"]["val_acc"][-1]
+    assert promoted["curve"]["train_loss"][0] == first[promoted["arch"]]["curve"]["train_loss"][0]
+    assert result.summary["epochs_spent"] == 9
