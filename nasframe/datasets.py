@@ -420,6 +420,30 @@ def _load_folder(root, name, dataset, split_seed, val_fraction, test_fraction) -
                         f"ImageFolder {base} ({len(classes)} classes)", "; ".join(notes))
 
 
+def write_digits(folder, side: int = 32, test_size: float = 0.25, seed: int = 0) -> Path:
+    """scikit-learn's bundled 8x8 digits (1,797 images, no download) as an ImageFolder.
+
+    Upscaled (bilinear) to ``side`` x ``side`` RGB PNGs in ``folder/{train,test}/<digit>/``, the
+    test share stratified and seeded: real data for smoke tests, demos and small experiments.
+    """
+    from PIL import Image
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    folder = Path(folder)
+    digits = load_digits()
+    images = (digits.images * (255.0 / 16.0)).round().astype(np.uint8)
+    train, test = train_test_split(np.arange(len(images)), test_size=test_size, random_state=seed,
+                                   stratify=digits.target)
+    for split, idx in (("train", train), ("test", test)):
+        for i in idx:
+            d = folder / split / str(digits.target[i])
+            d.mkdir(parents=True, exist_ok=True)
+            img = Image.fromarray(images[i]).resize((side, side), Image.BILINEAR).convert("RGB")
+            img.save(d / f"{i}.png")
+    return folder
+
+
 # ----------------------------------------------------------------- augmentation
 
 

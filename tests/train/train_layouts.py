@@ -69,21 +69,3 @@ def write_image_folder(root: Path, classes=("a", "b", "c"), per_class: int = 4, 
                 Image.fromarray(img).save(d / f"{i}.png")
     return root
 
-
-def write_digits(root: Path, side: int = 32, test_size: float = 0.25, seed: int = 0) -> Path:
-    """scikit-learn's bundled 8x8 digits, upscaled to side x side RGB, as an ImageFolder with train/ and test/."""
-    from PIL import Image
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    digits = load_digits()
-    images = (digits.images * (255.0 / 16.0)).round().astype(np.uint8)
-    tr, te = train_test_split(np.arange(len(images)), test_size=test_size, random_state=seed,
-                              stratify=digits.target)
-    for split, idx in (("train", tr), ("test", te)):
-        for i in idx:
-            d = root / split / str(digits.target[i])
-            d.mkdir(parents=True, exist_ok=True)
-            img = Image.fromarray(images[i]).resize((side, side), Image.BILINEAR).convert("RGB")
-            img.save(d / f"{i}.png")
-    return root
