@@ -168,3 +168,25 @@ def test_hyperband_trains_at_rungs_and_promotions_continue_the_saved_state(tiny,
     assert promoted["arch"] in first and promoted["values"]["val_acc"] == promoted["curve"]["val_acc"][-1]
     assert promoted["curve"]["train_loss"][0] == first[promoted["arch"]]["curve"]["train_loss"][0]
     assert result.summary["epochs_spent"] == 9
+
+
+def test_train_command_writes_the_model_and_resumes_an_unfinished_training(tiny, tmp_path, capsys):
+    import torch
+
+    from nasframe.train import main
+
+    args = ["space=nb201", f"arch={ARCH}", "benchmark.dataset=tiny", f"data.root={tiny}", "evaluator.epochs=2",
+            "evaluator.batch_size=8", "evaluator.threads=1", "progress=false"]
+    ref = make(tiny).train(NB201Space().parse(ARCH))
+    make(tiny, tmp_path / "o" / "unused").train(NB201Space().parse(ARCH), 1, folder=tmp_path / "o" / "train_state")
+    with pytest.raises(SystemExit) as e:  # an epoch-1 state is there: continuing must be asked for
+        main([*args, f"out={tmp_path / 'o'}"])
+    assert e.value.code == 2 and "resume=true" in capsys.readouterr().err
+    m = main([*args, f"out={tmp_path / 'o'}", "resume=true"])
+    assert (m["val_acc"], m["test_acc"], m["curve"]) == (ref.val_acc, ref.test_acc, ref.curve)
+    saved = torch.load(tmp_path / "o" / "model.pt", weights_only=False)
+    assert saved["arch"] == ARCH and saved["config"]["evaluator"]["epochs"] == 2
+    net = NB201Space().build(NB201Space().parse(ARCH))
+    net.load_state_dict(saved["state_dict"])
+    assert not (tmp_path / "o" / "train_state").exists()
+    assert json.loads((tmp_path / "o" / "metrics.json").read_text())["test_acc"] == ref.test_acc
