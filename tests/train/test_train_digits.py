@@ -23,6 +23,14 @@ def digits(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def digits8(tmp_path_factory):
+    """The digits at their native 8x8: 16 times cheaper, for the end-to-end and resume checks."""
+    root = tmp_path_factory.mktemp("data8")
+    write_digits(root / "digits", side=8)
+    return root
+
+
 def cli(args, module="nasframe", wait=True):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", module, *args]
@@ -46,7 +54,8 @@ def test_nb201_network_learns_digits_above_90_percent(digits):
 
 @pytest.mark.slow
 @pytest.mark.timeout(2400)
-def test_random_search_of_three_archs_two_epochs_through_the_cli(digits, tmp_path):
+def test_random_search_of_three_archs_two_epochs_through_the_cli(digits8, tmp_path):
+    digits = digits8
     out = tmp_path / "run"
     r = cli(["strategy=random", "evaluator=train", "benchmark.dataset=digits", f"data.root={digits}",
              "evaluator.epochs=2", "evaluator.batch_size=64", "budget.queries=3", "progress=false", "plot=false",
@@ -91,14 +100,15 @@ def _wait_for_epoch(state_root: Path, epoch: int, proc, timeout=1500):
 
 @pytest.mark.slow
 @pytest.mark.timeout(2400)
-def test_kill9_mid_epoch_then_resume_gives_identical_accuracies(digits, tmp_path):
+def test_kill9_mid_epoch_then_resume_gives_identical_accuracies(digits8, tmp_path):
+    digits = digits8
     args = ["strategy=random", "evaluator=train", "benchmark.dataset=digits", f"data.root={digits}",
             "evaluator.epochs=3", "evaluator.batch_size=64", "budget.queries=1", "progress=false", "plot=false"]
     ref, out = tmp_path / "ref", tmp_path / "run"
     assert cli([*args, f"hydra.run.dir={ref}"]).returncode == 0
     proc = cli([*args, f"hydra.run.dir={out}"], wait=False)
     _wait_for_epoch(out / "train_state", 1, proc)
-    time.sleep(0.5)  # into epoch 2
+    assert proc.poll() is None  # epoch 1 is saved and epoch 2 is under way: kill it there
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (out / "summary.json").exists()
