@@ -46,7 +46,7 @@ def test_nb201_network_learns_digits_above_90_percent(digits):
     from nasframe.spaces.nb201 import NB201Space
 
     space = NB201Space()
-    ev = TrainEvaluator(space, dataset="digits", root=digits, epochs=4, batch_size=64, checkpoint=False)
+    ev = TrainEvaluator(space, dataset="digits", root=digits, epochs=4, batch_size=64, checkpoint=False, threads=1)
     r = ev.train(space.parse(ARCH))
     assert r.test_acc >= 90.0, r.curve
     assert r.curve["train_loss"][-1] < r.curve["train_loss"][0]
@@ -58,7 +58,8 @@ def test_random_search_of_three_archs_two_epochs_through_the_cli(digits8, tmp_pa
     digits = digits8
     out = tmp_path / "run"
     r = cli(["strategy=random", "evaluator=train", "benchmark.dataset=digits", f"data.root={digits}",
-             "evaluator.epochs=2", "evaluator.batch_size=64", "budget.queries=3", "progress=false", "plot=false",
+             "evaluator.epochs=2", "evaluator.batch_size=64", "evaluator.threads=1", "budget.queries=3",
+             "progress=false", "plot=false",
              f"hydra.run.dir={out}"])
     assert r.returncode == 0, r.stderr[-2000:]
     lines = [json.loads(x) for x in (out / "history.jsonl").read_text().splitlines()]
@@ -69,7 +70,8 @@ def test_random_search_of_three_archs_two_epochs_through_the_cli(digits8, tmp_pa
     assert "test_acc" in summary["report"] and summary["values"]["val_acc"] == max(
         x["values"]["val_acc"] for x in lines)
     # and the recommended network trained again by python -m nasframe.train (2 epochs: same recipe as the search)
-    t = cli([str(out), "evaluator.epochs=2", "evaluator.batch_size=64", "progress=false"], module="nasframe.train")
+    t = cli([str(out), "evaluator.epochs=2", "evaluator.batch_size=64", "evaluator.threads=1", "progress=false"],
+            module="nasframe.train")
     assert t.returncode == 0, t.stderr[-2000:]
     metrics = json.loads((out / "trained" / "metrics.json").read_text())
     best = max(lines, key=lambda x: x["values"]["val_acc"])
@@ -103,7 +105,8 @@ def _wait_for_epoch(state_root: Path, epoch: int, proc, timeout=1500):
 def test_kill9_mid_epoch_then_resume_gives_identical_accuracies(digits8, tmp_path):
     digits = digits8
     args = ["strategy=random", "evaluator=train", "benchmark.dataset=digits", f"data.root={digits}",
-            "evaluator.epochs=3", "evaluator.batch_size=64", "budget.queries=1", "progress=false", "plot=false"]
+            "evaluator.epochs=3", "evaluator.batch_size=64", "evaluator.threads=1", "budget.queries=1",
+            "progress=false", "plot=false"]
     ref, out = tmp_path / "ref", tmp_path / "run"
     assert cli([*args, f"hydra.run.dir={ref}"]).returncode == 0
     proc = cli([*args, f"hydra.run.dir={out}"], wait=False)
