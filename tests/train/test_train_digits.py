@@ -46,7 +46,7 @@ def test_nb201_network_learns_digits_above_90_percent(digits):
     from nasframe.spaces.nb201 import NB201Space
 
     space = NB201Space()
-    ev = TrainEvaluator(space, dataset="digits", root=digits, epochs=4, batch_size=64, checkpoint=False, threads=1)
+    ev = TrainEvaluator(space, dataset="digits", root=digits, epochs=6, batch_size=16, checkpoint=False, threads=1)
     r = ev.train(space.parse(ARCH))
     assert r.test_acc >= 90.0, r.curve
     assert r.curve["train_loss"][-1] < r.curve["train_loss"][0]
