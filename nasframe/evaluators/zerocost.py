@@ -142,7 +142,10 @@ class ZeroCostEvaluator(Evaluator):
         return self._batches[n]
 
     def _image_dataset(self) -> str:
-        return "cifar100" if (self.task or "").lower().startswith("cifar100") else "cifar10"
+        from nasframe.datasets import canonical_name
+
+        name = canonical_name(self.task or "cifar10")  # ImageNet16-120 tasks read NB201's ImageNet16 files
+        return name if name in ("cifar100", "imagenet16-120") else "cifar10"
 
     def _num_classes(self, net) -> int:
         last = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
