@@ -62,7 +62,7 @@ def percentile_column(runs: list[RunRecord]):
     benchmark table (the "Perc." of TransNAS-Bench-101's Table 4, per task)."""
     from nasframe.analysis.percentile import benchmark_percentile
     from nasframe.benchmarks import find_benchmark
-    from nasframe.cli import instantiate, register_resolvers
+    from nasframe.compose import instantiate, register_resolvers
     from omegaconf import OmegaConf
 
     register_resolvers()

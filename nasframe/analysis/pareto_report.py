@@ -32,7 +32,7 @@ class TrueFront:
     def __init__(self, config: dict):
         from hydra.utils import instantiate
 
-        from nasframe.cli import register_resolvers
+        from nasframe.compose import register_resolvers
 
         register_resolvers()
         self.space = instantiate(config["space"], _convert_="all")

@@ -18,6 +18,26 @@ def fallback_evaluator(space, name: str, dataset=None):
     return table[name]()
 
 
+def resolved_name(space_config, config) -> str:
+    """The config name ``evaluator=auto`` stands for here: ``lookup`` when the table is found, else
+    its fallback's (``zc`` for synflow). Cheap: a found table loads from the cache in milliseconds."""
+    from hydra.errors import HydraException
+    from hydra.utils import instantiate
+
+    from nasframe.benchmarks import find_benchmark
+    from nasframe.errors import NasframeError
+
+    fallback = config.get("fallback", "synflow")
+    try:
+        find_benchmark(instantiate(space_config), config.get("dataset"), root=config.get("root"),
+                       path=config.get("path"), epoch_mode=config.get("epoch_mode", "final"))
+    except DataNotFound:
+        return "lookup" if config.get("path") else {"synflow": "zc"}.get(fallback, fallback)
+    except (NasframeError, HydraException, OSError):  # a bad table or space: building the run reports it in one sentence
+        return "lookup"
+    return "lookup"
+
+
 def auto_evaluator(space, dataset=None, root=None, path=None, fallback: str = "synflow", **options):
     from nasframe.evaluators.lookup import BenchmarkLookup
 
@@ -28,6 +48,8 @@ def auto_evaluator(space, dataset=None, root=None, path=None, fallback: str = "s
             raise  # an explicit file that does not exist is an error, not a reason to fall back
         ev = fallback_evaluator(space, fallback, dataset)
         print(f"nasframe: no benchmark table for {space.name} found, searching on the data-free proxy "
-              f"'{fallback}' instead; set data.root=DIR (a folder like shared/data) or NASFRAME_DATA "
-              "to search on the real table", file=sys.stderr)
+              f"'{fallback}' instead; to search on the real table, fetch it into a data folder "
+              "(python -m nasframe.data --root DIR download NAME; names: python -m nasframe.data list) "
+              "and pass data.root=DIR (or set NASFRAME_DATA=DIR), e.g. data.root=../shared/data",
+              file=sys.stderr)
         return ev
