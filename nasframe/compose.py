@@ -69,13 +69,12 @@ def instantiate(node, what: str, **kwargs):
 
 def choices() -> dict:
     """The chosen space/strategy/evaluator names of the running Hydra job ({} outside Hydra)."""
-    try:
-        from hydra.core.hydra_config import HydraConfig
+    from hydra.core.hydra_config import HydraConfig
 
-        ch = HydraConfig.get().runtime.choices
-        return {k: ch.get(k) for k in GROUPS}
-    except Exception:  # not under Hydra (API use)
+    if not HydraConfig.initialized():  # not under Hydra (API use)
         return {}
+    ch = HydraConfig.get().runtime.choices
+    return {k: ch.get(k) for k in GROUPS}
 
 
 def output_dir() -> Path:
@@ -122,6 +121,9 @@ def build_run(cfg: DictConfig, out_dir: str | Path, names: dict | None = None):
     config = OmegaConf.to_container(cfg, resolve=True)
     config.pop("hydra", None)
     config["names"] = names
+    config["data_sha256"] = data_hashes(evaluator.describe())
+    if cfg.resume:
+        config = adopt_moved_data(config, Path(out_dir))
     title = f"{names.get('strategy') or type(strategy).__name__} on {names.get('space') or space.name}"
     from nasframe.core.shared import make_shared
 
@@ -130,3 +132,76 @@ def build_run(cfg: DictConfig, out_dir: str | Path, names: dict | None = None):
                   resume=bool(cfg.resume), progress=bool(cfg.progress), plot=bool(cfg.plot),
                   sources=sources, batch_size=int(cfg.batch_size), names={**names, "title": title},
                   shared=shared)
+
+
+# ---------------------------------------------------------------- data identity
+
+PATH_KEYS = ("root", "path")  # where data is read from; the data itself is identified by data_sha256
+
+
+def data_hashes(described) -> list[str]:
+    """Every table's SHA-256 an evaluator's ``describe()`` names, sorted (what a run's data *is*)."""
+    found: set[str] = set()
+
+    def walk(x):
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if k == "sha256" and isinstance(v, str):
+                    found.add(v)
+                else:
+                    walk(v)
+        elif isinstance(x, (list, tuple)):
+            for v in x:
+                walk(v)
+
+    walk(described)
+    return sorted(found)
+
+
+def _without_paths(x):
+    if isinstance(x, dict):
+        return {k: (None if k in PATH_KEYS else _without_paths(v)) for k, v in x.items() if k != "data_sha256"}
+    if isinstance(x, list):
+        return [_without_paths(v) for v in x]
+    return x
+
+
+def _recorded_hashes(run: Path, old: dict) -> list[str] | None:
+    """The data hashes a run folder recorded: in its config, else in a finished run's summary; None if neither."""
+    if "data_sha256" in old:
+        return list(old["data_sha256"])
+    summary = run / "summary.json"
+    if summary.is_file():
+        import json
+
+        return data_hashes(json.loads(summary.read_text()).get("evaluator"))
+    return None
+
+
+def adopt_moved_data(config: dict, run: Path) -> dict:
+    """A resumed run identifies its data by content, not by where it lies.
+
+    When the config differs from the run folder's only in data paths (``root``/``path`` keys) and
+    the data hashes match, the run continues under its recorded config (so the folder is not rewritten);
+    when the hashes differ, one sentence refuses. Anything else is left to the ledger's config check.
+    """
+    import json
+
+    recorded = run / "config.json"
+    if not recorded.is_file():
+        return config
+    old = json.loads(recorded.read_text())
+    from nasframe.core.ledger import comparable_config
+
+    if comparable_config(_without_paths(old)) != comparable_config(_without_paths(config)):
+        return config  # a real change: the ledger names it
+    hashes = _recorded_hashes(run, old)
+    if hashes is not None and hashes != config["data_sha256"]:
+        raise ConfigError(f"cannot resume {run}: the benchmark data changed (the run used sha256 "
+                          f"{', '.join(h[:12] for h in hashes) or 'none'}, the data found now has "
+                          f"{', '.join(h[:12] for h in config['data_sha256']) or 'none'}); resume with the "
+                          "data the run started with or start a new run folder")
+    adopted = {**old, **{k: config[k] for k in ("resume", "progress", "plot") if k in config}}
+    if "data_sha256" not in old:
+        adopted.pop("data_sha256", None)
+    return adopted
