@@ -137,6 +137,7 @@ def build_run(cfg: DictConfig, out_dir: str | Path, names: dict | None = None):
 # ---------------------------------------------------------------- data identity
 
 PATH_KEYS = ("root", "path")  # where data is read from; the data itself is identified by data_sha256
+NESTED_RUNTIME_KEYS = ("progress",)  # e.g. strategy.progress: ${progress}, free to change on resume
 
 
 def data_hashes(described) -> list[str]:
@@ -158,11 +159,13 @@ def data_hashes(described) -> list[str]:
     return sorted(found)
 
 
-def _without_paths(x):
+def _identity(x, top: bool = True):
+    """A config without what may change on resume: data paths, the hashes (checked apart), nested progress."""
     if isinstance(x, dict):
-        return {k: (None if k in PATH_KEYS else _without_paths(v)) for k, v in x.items() if k != "data_sha256"}
+        drop = {"data_sha256"} | (set() if top else set(NESTED_RUNTIME_KEYS))
+        return {k: (None if k in PATH_KEYS else _identity(v, False)) for k, v in x.items() if k not in drop}
     if isinstance(x, list):
-        return [_without_paths(v) for v in x]
+        return [_identity(v, False) for v in x]
     return x
 
 
@@ -181,8 +184,8 @@ def _recorded_hashes(run: Path, old: dict) -> list[str] | None:
 def adopt_moved_data(config: dict, run: Path) -> dict:
     """A resumed run identifies its data by content, not by where it lies.
 
-    When the config differs from the run folder's only in data paths (``root``/``path`` keys) and
-    the data hashes match, the run continues under its recorded config (so the folder is not rewritten);
+    When the config differs from the run folder's only in data paths (``root``/``path`` keys) or a
+    nested ``progress`` and the data hashes match, the run continues under its recorded config (so the folder is not rewritten);
     when the hashes differ, one sentence refuses. Anything else is left to the ledger's config check.
     """
     import json
@@ -193,7 +196,7 @@ def adopt_moved_data(config: dict, run: Path) -> dict:
     old = json.loads(recorded.read_text())
     from nasframe.core.ledger import comparable_config
 
-    if comparable_config(_without_paths(old)) != comparable_config(_without_paths(config)):
+    if comparable_config(_identity(old)) != comparable_config(_identity(config)):
         return config  # a real change: the ledger names it
     hashes = _recorded_hashes(run, old)
     if hashes is not None and hashes != config["data_sha256"]:

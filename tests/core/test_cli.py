@@ -143,3 +143,16 @@ def test_a_run_resumes_after_its_data_moved_and_refuses_when_the_data_changed(tm
     with pytest.raises(ConfigError, match="benchmark data changed"):
         search(moved, 4, True)
     assert (run / "history.jsonl").read_text().splitlines() == history
+
+
+def test_resume_tolerates_a_nested_progress_flag_but_not_a_setting(tmp_path):
+    from nasframe.compose import adopt_moved_data
+
+    old = {"seed": 0, "strategy": {"_target_": "x.PredNAS", "top_k": 40, "progress": True},
+           "data": {"root": "/somewhere"}, "progress": True, "data_sha256": ["ab"]}
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    quiet = {**old, "strategy": {**old["strategy"], "progress": False}, "progress": False,
+             "data": {"root": "elsewhere"}}
+    assert adopt_moved_data(quiet, tmp_path) == {**old, "progress": False}
+    changed = {**quiet, "strategy": {**quiet["strategy"], "top_k": 20}}
+    assert adopt_moved_data(changed, tmp_path) is changed  # left to the ledger, which refuses it
