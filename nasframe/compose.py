@@ -85,15 +85,24 @@ def output_dir() -> Path:
 
 
 def compose(overrides: Sequence[str] = (), config_name: str = "config") -> tuple[DictConfig, dict]:
-    """The composed config (without its ``hydra`` node) and the chosen group names."""
+    """The composed config (without its ``hydra`` node) and the chosen group names.
+
+    A bad override (unknown group, option or key) raises ``ConfigError`` with Hydra's sentence."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    from hydra.errors import HydraException
+
+    if not (CONF_DIR / f"{config_name}.yaml").is_file():
+        raise ConfigError(f"nasframe's config folder {CONF_DIR} has no {config_name}.yaml; reinstall nasframe")
     register_resolvers()
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        cfg = hydra_compose(config_name, overrides=list(overrides), return_hydra_config=True)
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+            cfg = hydra_compose(config_name, overrides=list(overrides), return_hydra_config=True)
+    except HydraException as e:  # an unknown group, option or key: Hydra's own sentence, as ours
+        raise ConfigError(" ".join(str(e).split()).split(" Config search path:")[0]) from None
     ch = cfg.hydra.runtime.choices
     names = {k: ch.get(k) for k in GROUPS}
     with read_write(cfg), open_dict(cfg):

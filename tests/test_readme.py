@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.data]
+pytestmark = [pytest.mark.slow, pytest.mark.data, pytest.mark.timeout(3600)]
 
 REPO = Path(__file__).resolve().parent.parent
 SECTIONS = ("", "## Data", "## Reports")  # "" is the top of the README, up to the first "## "

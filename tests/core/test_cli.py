@@ -156,3 +156,13 @@ def test_resume_tolerates_a_nested_progress_flag_but_not_a_setting(tmp_path):
     assert adopt_moved_data(quiet, tmp_path) == {**old, "progress": False}
     changed = {**quiet, "strategy": {**quiet["strategy"], "top_k": 20}}
     assert adopt_moved_data(changed, tmp_path) is changed  # left to the ledger, which refuses it
+
+
+@pytest.mark.parametrize("override, needle", [("strategy=nosuch", "strategy/nosuch"),
+                                              ("nosuchkey=3", "nosuchkey")])
+def test_the_api_raises_config_error_on_a_bad_override(override, needle):
+    from nasframe.api import search
+    from nasframe.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=needle):
+        search([override])
