@@ -257,6 +257,10 @@ def ascend(encoding, predictor, starts, steps: int, lr: float, milestones, gamma
             (pool if admit is None or admit(a) else rejected).add(a)
         if bar is not None:
             bar.update()
+        if not torch.isfinite(z).any():
+            # diverged (a predictor of astronomically spread targets, e.g. synflow): z stays NaN, so every
+            # later step projects the same point again and adds nothing; stopping leaves the pool as it is
+            break
     return pool, final
 
 
