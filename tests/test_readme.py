@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import subprocess
 import venv
 from pathlib import Path
@@ -52,6 +53,19 @@ def readme_commands() -> list[str]:
     return [c for title in SECTIONS for c in commands(section(text, title))]
 
 
+def shell(command: str, cwd: Path, env: dict, timeout: float = 1800) -> tuple[int, str, str]:
+    """Run through the shell in its own process group, so a timeout ends the command, not just the shell."""
+    p = subprocess.Popen(command, shell=True, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except BaseException:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        raise
+    return p.returncode, out, err
+
+
 def test_the_readme_lists_what_this_test_does_not_run():
     found = readme_commands()
     assert [c for c in NOT_RUN if c not in found] == [], "NOT_RUN names commands the README no longer has"
@@ -82,7 +96,7 @@ def test_every_command_runs_in_a_fresh_clone(tmp_path, shared_data):
         if command.startswith("pip install"):  # the venv's pip, no build isolation: nothing downloaded
             command = command.replace("pip install -e", "python -m pip install --no-build-isolation -e")
             command = command.replace("pip install torch", "python -m pip install torch")
-        p = subprocess.run(command, shell=True, cwd=clone, env=env, capture_output=True, text=True, timeout=1800)
-        assert p.returncode == 0, f"{command}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+        code, out, err = shell(command, clone, env)
+        assert code == 0, f"{command}\n{out[-3000:]}\n{err[-3000:]}"
         ran.append(command)
     assert len(ran) >= 6, ran
