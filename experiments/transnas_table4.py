@@ -119,7 +119,7 @@ def _init(space_name: str, data: str, tmp: str, overrides: tuple = ()):
 
     torch.set_num_threads(1)
     from nasframe.api import compose
-    from nasframe.cli import instantiate
+    from nasframe.compose import instantiate
     from nasframe.evaluators.lookup import BenchmarkLookup
 
     cfg, _ = compose([f"space={space_name}"])
@@ -138,7 +138,7 @@ def _applicable(row: str, overrides) -> list:
 
 
 def run_trial(job) -> tuple:
-    from nasframe.cli import instantiate
+    from nasframe.compose import instantiate
     from nasframe.core.runner import Budget, Runner, Source
 
     row, task, trial, queries = job

@@ -9,29 +9,12 @@ per run) while composing exactly what ``python -m nasframe`` would.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from omegaconf import DictConfig, open_dict, read_write
+from nasframe.compose import build_run, compose
 
-from nasframe.cli import CONF_DIR, build_run, register_resolvers
-
-
-def compose(overrides: Sequence[str] = ()) -> tuple[DictConfig, dict]:
-    """The composed config and the chosen group names (space/strategy/evaluator)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    register_resolvers()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        cfg = hydra_compose("config", overrides=list(overrides), return_hydra_config=True)
-    choices = cfg.hydra.runtime.choices
-    names = {k: choices.get(k) for k in ("space", "strategy", "evaluator")}
-    with read_write(cfg), open_dict(cfg):
-        del cfg["hydra"]
-    return cfg, names
+__all__ = ["compose", "search"]
 
 
 def search(overrides: Sequence[str] = (), out_dir: str | Path | None = None, **settings):

@@ -1,6 +1,7 @@
-"""Turn a composed Hydra config into a search and run it.
+"""The command line: run the search Hydra composed, and keep Hydra's own errors to one line.
 
-``python -m nasframe`` lands here through ``nasframe.__main__``. User errors
+``python -m nasframe`` and the ``nasframe`` console script land here through
+``nasframe.__main__``; composing and building live in ``nasframe.compose``. User errors
 (``NasframeError``) become one line on stderr and exit status 2; a run folder
 that holds nothing of ours is removed so no empty run is left behind.
 """
@@ -10,86 +11,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from nasframe.errors import ConfigError, NasframeError, report
-
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
-
-
-def register_resolvers() -> None:
-    if not OmegaConf.has_resolver("first"):
-        # first non-null argument: ${first:${benchmark.task},${benchmark.dataset}}
-        OmegaConf.register_new_resolver("first", lambda *xs: next((x for x in xs if x is not None), None))
-
-
-def instantiate(node, what: str, **kwargs):
-    """hydra.utils.instantiate, with errors the user can act on surfaced as themselves."""
-    from hydra.errors import InstantiationException
-    from hydra.utils import instantiate as hydra_instantiate
-
-    if node is None or "_target_" not in node:
-        raise ConfigError(f"the {what} config has no _target_; each conf/{what}/*.yaml names a class")
-    try:
-        return hydra_instantiate(node, **kwargs, _convert_="all")
-    except InstantiationException as e:
-        cause, root = e, e
-        while cause is not None:
-            if isinstance(cause, NasframeError):
-                raise cause from None
-            root = cause
-            cause = cause.__cause__ or cause.__context__
-        detail = f"{type(root).__name__}: {root}" if root is not e else str(e)
-        raise ConfigError(f"cannot create the {what} from {node.get('_target_')} ({detail}); "
-                          f"check the keys of conf/{what}/ and your overrides") from None
-
-
-def choices() -> dict:
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        ch = HydraConfig.get().runtime.choices
-        return {k: ch.get(k) for k in ("space", "strategy", "evaluator")}
-    except Exception:  # not under Hydra (API use)
-        return {}
-
-
-def build_run(cfg: DictConfig, out_dir: str | Path, names: dict | None = None):
-    """Everything a run needs, validated before any file is written."""
-    from nasframe.core.runner import Budget, Runner, Source
-
-    names = names if names is not None else choices()
-    budget = Budget(**OmegaConf.to_container(cfg.budget, resolve=True))  # cheapest checks first
-    space = instantiate(cfg.space, "space")
-    strategy = instantiate(cfg.strategy, "strategy")
-    evaluator = instantiate(cfg.evaluator, "evaluator", space=space)
-    sources = []
-    src_names = list(cfg.get("transfer", {}).get("sources", []) or [])
-    target = cfg.benchmark.get("task") or cfg.benchmark.get("dataset")
-    if target in src_names:
-        raise ConfigError(f"the target task '{target}' is also a transfer source; leave it out of "
-                          f"transfer.sources (leave-one-out)")
-    for name in src_names:
-        sources.append(Source(name, instantiate(cfg.evaluator, "evaluator", space=space, dataset=name)))
-    config = OmegaConf.to_container(cfg, resolve=True)
-    config.pop("hydra", None)
-    config["names"] = names
-    title = f"{names.get('strategy') or type(strategy).__name__} on {names.get('space') or space.name}"
-    from nasframe.plugins import BestSoFarPlot, ProgressBar
-    from nasframe.plugins.shared_study import make_shared
-
-    shared = make_shared(cfg.get("storage"), cfg.get("study"))  # one search shared by many workers
-    plugins = [p for p, on in ((shared, shared is not None), (ProgressBar(), bool(cfg.progress)),
-                               (BestSoFarPlot(), bool(cfg.plot))) if on]
-    return Runner(space, evaluator, strategy, budget, out_dir, seed=int(cfg.seed), config=config,
-                  resume=bool(cfg.resume), sources=sources, batch_size=int(cfg.batch_size),
-                  names={**names, "title": title}, plugins=plugins)
-
-
-def output_dir() -> Path:
-    from hydra.core.hydra_config import HydraConfig
-
-    return Path(HydraConfig.get().runtime.output_dir)
+from nasframe.compose import build_run, output_dir
+from nasframe.errors import NasframeError, report
 
 
 def _remove_if_empty_run(out: Path) -> None:

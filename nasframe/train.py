@@ -88,7 +88,7 @@ def _main(argv: list[str]) -> dict:
     from omegaconf import OmegaConf, open_dict
 
     from nasframe.api import compose
-    from nasframe.cli import instantiate
+    from nasframe.compose import instantiate
     from nasframe.core.ledger import atomic_write_bytes, atomic_write_json
 
     run, own, overrides = _split(argv)

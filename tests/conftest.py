@@ -16,13 +16,25 @@ def _shared_data() -> Path | None:
 
 
 SHARED_DATA = _shared_data()
+NO_DATA = "benchmark data not found (../shared/data or NASFRAME_DATA)"
 
 
 @pytest.fixture
 def shared_data() -> Path:
     if SHARED_DATA is None:
-        pytest.skip("benchmark data not found (../shared/data or NASFRAME_DATA)")
+        pytest.skip(NO_DATA)
     return SHARED_DATA
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line, not silence, when the real tables are absent: how many tests skipped, how to run them."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", [])
+               if isinstance(r.longrepr, tuple) and NO_DATA in str(r.longrepr[-1])]
+    if skipped:
+        terminalreporter.write_line(
+            f"{len(skipped)} data tests skipped: the benchmark tables were not found; put a data folder at "
+            f"../shared/data beside the checkout or set NASFRAME_DATA=DIR (python -m nasframe.data --root DIR "
+            "download NAME) to run them", yellow=True)
 
 
 @pytest.fixture(autouse=True)

@@ -188,7 +188,7 @@ def _summary_line(r: dict) -> str:
 
 
 def run(cfg) -> dict:
-    from nasframe.cli import instantiate
+    from nasframe.compose import instantiate
     from nasframe.evaluators.lookup import BenchmarkLookup
 
     space = instantiate(cfg.space, "space")
@@ -203,14 +203,14 @@ def run(cfg) -> dict:
         if not path:
             raise ConfigError(f"reference must be FILE:COLUMN, got '{cfg.reference}'")
         reference = read_column_by_arch(path, column)
-    from nasframe.cli import choices
+    from nasframe.compose import choices
 
     proxy = cfg.evaluator.get("proxy")
     if proxy is None:
         label = choices().get("evaluator") or type(evaluator).__name__
     else:
         label = proxy if isinstance(proxy, str) else "+".join(proxy)
-    from nasframe.cli import output_dir
+    from nasframe.compose import output_dir
 
     result = correlate(space, evaluator, truth, archs, reference, output_dir(), bool(cfg.progress), label)
     print(_summary_line(result))
@@ -221,7 +221,7 @@ def run(cfg) -> dict:
 def main() -> None:
     import hydra
 
-    from nasframe.cli import CONF_DIR, register_resolvers
+    from nasframe.compose import CONF_DIR, register_resolvers
 
     register_resolvers()
 

@@ -115,7 +115,7 @@ class Runner:
                  checkpoint_seconds: float = CHECKPOINT_SECONDS, progress: bool = False, plot: bool = False):
         if progress or plot:  # these became plug-ins; the composition root attaches them
             raise TypeError("Runner(progress=..., plot=...) moved to plug-ins: pass plugins=[ProgressBar(), "
-                            "BestSoFarPlot()] from nasframe.plugins, or build the run with nasframe.cli.build_run")
+                            "BestSoFarPlot()] from nasframe.plugins, or build the run with nasframe.compose.build_run")
         self.space, self.evaluator, self.strategy = space, evaluator, strategy
         self.budget = budget
         self.seed = int(seed)

@@ -163,7 +163,7 @@ def _space(name: str):
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from nasframe.cli import CONF_DIR
+    from nasframe.compose import CONF_DIR
 
     conf = CONF_DIR / "space" / f"{name}.yaml"
     if not conf.exists():

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import csv
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,13 +220,14 @@ def make_cost(space, kind: str, path=None, column=None):
 
 
 def ascend(encoding, predictor, starts, steps: int, lr: float, milestones, gamma: float, momentum: float,
-           aux=None, alphas=(0.0,), admit=None):
+           aux=None, alphas=(0.0,), admit=None, bar=None):
     """Projected gradient ascent from the architectures ``starts`` (Eq. 3, batched).
 
     Maximises ``predictor - alpha * aux`` through the relaxation, projects
     after every step and returns (every admitted projection, the final
     projection of each start). Starts are spread over the ``alphas`` grid;
-    ``admit(arch)`` filters what enters the pool (the cost interval).
+    ``admit(arch)`` filters what enters the pool (the cost interval); ``bar`` (a tqdm bar) advances
+    once per step.
     """
     import torch
 
@@ -253,6 +255,12 @@ def ascend(encoding, predictor, starts, steps: int, lr: float, milestones, gamma
             if a in pool or a in rejected:
                 continue
             (pool if admit is None or admit(a) else rejected).add(a)
+        if bar is not None:
+            bar.update()
+        if not torch.isfinite(z).any():
+            # diverged (a predictor of astronomically spread targets, e.g. synflow): z stays NaN, so every
+            # later step projects the same point again and adds nothing; stopping leaves the pool as it is
+            break
     return pool, final
 
 
@@ -261,9 +269,9 @@ def _std(predictor) -> float:
 
 
 def gradient_pool(encoding, predictor, starts, steps: int, lr: float, milestones, gamma: float,
-                  momentum: float, aux=None, alphas=(0.0,), admit=None) -> dict:
+                  momentum: float, aux=None, alphas=(0.0,), admit=None, bar=None) -> dict:
     """The model pool of Algorithm 1: {arch: predicted score} over every admitted projection."""
-    pool, _ = ascend(encoding, predictor, starts, steps, lr, milestones, gamma, momentum, aux, alphas, admit)
+    pool, _ = ascend(encoding, predictor, starts, steps, lr, milestones, gamma, momentum, aux, alphas, admit, bar)
     return score_pool(encoding, predictor, pool)
 
 
@@ -304,7 +312,8 @@ class PredNAS(Strategy):
                  lr: float = 0.02, lr_milestones=(1 / 3, 2 / 3), lr_gamma: float = 0.1, momentum: float = 0.9,
                  search: str = "gradient", random_samples: int | None = None, max_start_batches: int = 10,
                  predictor: dict | None = None,
-                 cost: dict | None = None, threads: int | None = 1, refit_every: int | None = None):
+                 cost: dict | None = None, threads: int | None = 1, refit_every: int | None = None,
+                 progress: bool = False):
         if int(n_init) < 2 or int(top_k) < 1 or int(starts) < 1 or int(steps) < 1 or not lr > 0:
             raise ConfigError(f"prednas needs n_init >= 2, top_k >= 1, starts >= 1, steps >= 1 and lr > 0, "
                               f"got n_init={n_init}, top_k={top_k}, starts={starts}, steps={steps}, lr={lr}")
@@ -322,6 +331,7 @@ class PredNAS(Strategy):
         if refit_every is not None and int(refit_every) < 1:
             raise ConfigError(f"prednas refit_every must be a positive integer or null, got {refit_every}")
         self.refit_every = None if refit_every is None else int(refit_every)
+        self.progress = bool(progress)  # say what each round does (a round takes seconds)
         self.cost_cfg = dict(cost or {})
         if self.cost_cfg:
             unknown = set(self.cost_cfg) - {"kind", "path", "column", "target", "tolerance", "alpha", "aux_samples"}
@@ -339,6 +349,20 @@ class PredNAS(Strategy):
         self._cost_cache: dict = {}
         self._constraint_ready = False
         self._round_start = 0  # results known when the current round was planned
+
+    # ------------------------------------------------------------ progress
+
+    def _say(self, line: str) -> None:
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            tqdm.write(line, file=sys.stderr)
+
+    def _bar(self, what: str, total: int):
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=what, unit="step", leave=False, disable=not self.progress,
+                    dynamic_ncols=True, file=sys.stderr)
 
     # ------------------------------------------------------------ state
 
@@ -493,6 +517,8 @@ class PredNAS(Strategy):
             return
         seed = int(self.rng.integers(2**31 - 1))
         archs, y = zip(*done)
+        self._say(f"prednas round {len(self.rounds) + 1}: fitting the predictor on {len(done)} results "
+                  f"({self.predictor_cfg.get('epochs', 300)} epochs), then searching its model pool")
         self.main = encoding.predictor(self.predictor_cfg, seed).fit(
             encoding.exact(list(archs)).numpy(), np.asarray(y))
         alphas = (0.0,)
@@ -510,8 +536,11 @@ class PredNAS(Strategy):
             batches += 1
             if self.search == "gradient":
                 starts = self._starts()
-                pool.update(gradient_pool(encoding, self.main, starts, self.steps, self.lr, self.lr_milestones,
-                                          self.lr_gamma, self.momentum, self.aux, alphas, admit))
+                with self._bar(f"prednas round {len(self.rounds) + 1}: ascent from {len(starts)} starts"
+                               + (f" (batch {batches})" if batches > 1 else ""), self.steps) as bar:
+                    pool.update(gradient_pool(encoding, self.main, starts, self.steps, self.lr,
+                                              self.lr_milestones, self.lr_gamma, self.momentum, self.aux, alphas,
+                                              admit, bar))
             else:  # random shooting over as many models as the gradient ascent explores (paper, Sec. V-A)
                 n = self.random_samples
                 if n is None:  # count the distinct pool members the ascent would find from these starts

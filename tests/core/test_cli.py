@@ -82,3 +82,86 @@ def test_truncated_table_is_one_clear_error(tmp_path):
     r = cli([f"benchmark.path={bad}", f"hydra.run.dir={out}", "progress=false"])
     assert_one_line_error(r, str(bad))
     assert not out.exists()
+
+
+def tiny_nb201_table(folder: Path, seed: int = 0) -> Path:
+    """An NB201 table in the tabular CSV format (random accuracies), laid out like a data root."""
+    import numpy as np
+
+    from nasframe.spaces.nb201 import NB201Space
+
+    space = NB201Space()
+    rng = np.random.default_rng(seed)
+    path = folder / "nasbench201" / "nb201_all_15625.csv"
+    path.parent.mkdir(parents=True)
+    rows = [f"{space[i]},{v:.3f},{v + 3:.3f}" for i, v in enumerate(rng.uniform(10, 90, len(space)))]
+    path.write_text("arch_str,cifar10_valid_val_acc_naslib,cifar10_test_acc\n" + "\n".join(rows) + "\n")
+    return folder
+
+
+def test_run_folders_are_named_after_the_resolved_evaluator(tmp_path):
+    """The README's order: a data-free run, then the real table; the second must not hit the first's folder."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    data = tiny_nb201_table(tmp_path / "data")
+    common = ["strategy=random", "budget.queries=3", "progress=false", "plot=false"]
+    first = cli([*common, f"data.root={empty}"], cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "python -m nasframe.data" in first.stderr and "download" in first.stderr  # how to get data
+    second = cli([*common, f"data.root={data}"], cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    runs = tmp_path / "runs" / "nb201-cifar10"
+    assert sorted(p.name for p in runs.iterdir()) == ["random-lookup-q3", "random-zc-q3"]
+    assert json.loads((runs / "random-lookup-q3" / "seed0" / "summary.json").read_text())["report"]
+
+
+def test_a_run_resumes_after_its_data_moved_and_refuses_when_the_data_changed(tmp_path):
+    from nasframe.compose import build_run, compose
+    from nasframe.errors import ConfigError
+
+    data = tiny_nb201_table(tmp_path / "data")
+    run = tmp_path / "run"
+
+    def search(root, queries, resume):
+        cfg, names = compose(["strategy=random", "evaluator=lookup", f"data.root={root}",
+                              f"budget.queries={queries}", f"resume={resume}", "progress=false", "plot=false"])
+        return build_run(cfg, run, names).run()
+
+    search(data, 4, False)
+    recorded = json.loads((run / "config.json").read_text())
+    assert len(recorded["data_sha256"]) == 1
+    moved = data.rename(tmp_path / "elsewhere")
+    search(moved, 4, True)  # same data, another place: resumes (finished: the same 4 records)
+    history = (run / "history.jsonl").read_text().splitlines()
+    assert len(history) == 4
+    assert json.loads((run / "config.json").read_text()) == {**recorded, "resume": True}
+    csv = moved / "nasbench201" / "nb201_all_15625.csv"
+    header, first, *rest = csv.read_text().splitlines()
+    arch, val, test = first.split(",")
+    csv.write_text("\n".join([header, f"{arch},{float(val) + 1:.3f},{test}", *rest]) + "\n")  # one value differs
+    with pytest.raises(ConfigError, match="benchmark data changed"):
+        search(moved, 4, True)
+    assert (run / "history.jsonl").read_text().splitlines() == history
+
+
+def test_resume_tolerates_a_nested_progress_flag_but_not_a_setting(tmp_path):
+    from nasframe.compose import adopt_moved_data
+
+    old = {"seed": 0, "strategy": {"_target_": "x.PredNAS", "top_k": 40, "progress": True},
+           "data": {"root": "/somewhere"}, "progress": True, "data_sha256": ["ab"]}
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    quiet = {**old, "strategy": {**old["strategy"], "progress": False}, "progress": False,
+             "data": {"root": "elsewhere"}}
+    assert adopt_moved_data(quiet, tmp_path) == {**old, "progress": False}
+    changed = {**quiet, "strategy": {**quiet["strategy"], "top_k": 20}}
+    assert adopt_moved_data(changed, tmp_path) is changed  # left to the ledger, which refuses it
+
+
+@pytest.mark.parametrize("override, needle", [("strategy=nosuch", "strategy/nosuch"),
+                                              ("nosuchkey=3", "nosuchkey")])
+def test_the_api_raises_config_error_on_a_bad_override(override, needle):
+    from nasframe.api import search
+    from nasframe.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=needle):
+        search([override])

@@ -63,7 +63,8 @@ def test_jigsaw_forward_is_the_per_tile_backbone_then_the_head():
     with torch.no_grad():
         out = net(x)
         ref = net.decoder(torch.cat([net.encoder(x[:, i]) for i in range(x.shape[1])], dim=1))
-    assert out.shape == (2, 1000) and torch.equal(out, ref)
+    assert out.shape == (2, 1000)
+    torch.testing.assert_close(out, ref)  # one batch of 18 tiles vs 9 of 2: kernels may round differently
     with pytest.raises(ValueError, match="9 tiles"):
         net(x[:, :8])
     with pytest.raises(ValueError, match="9 tiles"):

@@ -144,8 +144,15 @@ def test_targets_shape_dot_signs_level_linearity_and_empty_selection():
 def test_stored_targets_regenerate_from_their_seed():
     fresh = ep.generate_stored(ep.TARGETS_SEED)
     stored = np.load(ep.TARGETS_FILE)
+    assert set(stored.files) == set(fresh)
     for k, v in fresh.items():
-        assert np.array_equal(stored[k], v), k
+        if k == "net":
+            # a torch forward pass: another CPU's kernels may round a value differently, so a few
+            # float16 ulps (2^-10 relative each) of slack, not bit equality
+            np.testing.assert_allclose(stored[k].astype(np.float32), v.astype(np.float32),
+                                       rtol=2 ** -8, atol=2 ** -14, err_msg=k)
+        else:  # numpy's seeded generator alone: the same bits on every machine
+            assert np.array_equal(stored[k], v), k
 
 
 def test_head_is_conv_relu_bn_and_failure_is_recorded_not_raised():

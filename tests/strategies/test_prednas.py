@@ -56,6 +56,34 @@ def test_ascent_on_a_linear_predictor_projects_to_the_row_argmax(seed):
     assert best in pool
 
 
+class DivergingScore:
+    """A predictor whose gradient is NaN (what astronomically spread targets such as synflow's give)."""
+
+    y_std = 1.0
+
+    def score(self, x):
+        return (x * float("nan")).reshape(len(x), -1).sum(1)
+
+
+class CountingBar:
+    n = 0
+
+    def update(self):
+        self.n += 1
+
+
+def test_a_diverged_ascent_stops_without_changing_its_pool():
+    space = NB201Space()
+    enc = TopologyEncoding(space)
+    starts = [space.sample(np.random.default_rng(i)) for i in range(20)]
+    short = ascend(enc, DivergingScore(), starts, steps=1, lr=0.02, milestones=(), gamma=0.5, momentum=0.9)
+    bar = CountingBar()
+    full = ascend(enc, DivergingScore(), starts, steps=200, lr=0.02, milestones=(), gamma=0.5, momentum=0.9,
+                  bar=bar)
+    assert full == short and len(full[0]) == 1  # every start projects to the one NaN point
+    assert bar.n == 1  # and the 199 steps that would add nothing are not run
+
+
 def test_topology_encoding_is_the_8x7_op_as_node_graph():
     space = NB201Space()
     enc = encoding_for(space)

@@ -22,7 +22,7 @@ from test_ppo import OBJ, ToyEvaluator, ToySpace
 @pytest.mark.parametrize("strategy", ["catch", "rea_transfer", "ppo_transfer"])
 def test_a_target_listed_among_the_sources_is_refused(tmp_path, strategy, monkeypatch):
     from nasframe.api import compose
-    from nasframe.cli import build_run
+    from nasframe.compose import build_run
 
     monkeypatch.delenv("NASFRAME_DATA", raising=False)  # no data root: auto falls back to a proxy
     cfg, names = compose(["space=nb201", f"strategy={strategy}", "benchmark.dataset=cifar10",
