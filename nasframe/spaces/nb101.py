@@ -38,7 +38,7 @@ from typing import Sequence
 
 import numpy as np
 
-from nasframe.core.space import Architecture, Buildable, Mutable, Relaxable, SearchSpace
+from nasframe.core.space import Architecture, Buildable, Mutable, NASLibKeyed, Relaxable, SearchSpace
 from nasframe.errors import ArchitectureError, ConfigError
 
 INPUT, OUTPUT = "input", "output"
@@ -166,7 +166,7 @@ def _connected(adj: np.ndarray) -> bool:
 # ------------------------------------------------------------------ the space
 
 
-class NB101Space(SearchSpace, Mutable, Relaxable, Buildable):
+class NB101Space(SearchSpace, Mutable, Relaxable, Buildable, NASLibKeyed):
     """NAS-Bench-101 cells (CIFAR-10). Not ``Enumerable``: benchmark tables index cells by ``module_hash``."""
 
     name = "nb101"

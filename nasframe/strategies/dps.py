@@ -14,7 +14,7 @@ worse than it on the fitness set.
 """
 from __future__ import annotations
 
-from nasframe.core.space import Mutable
+from nasframe.core.space import Baselined, Mutable, require
 from nasframe.core.strategy import Strategy
 from nasframe.errors import ConfigError
 
@@ -31,6 +31,8 @@ class DiscreteProxySearch(Strategy):
         self.include_base = bool(include_base)
 
     def setup(self, space, objectives, rng):
+        if self.include_base:
+            require(space, (Baselined,), "strategy=dps with include_base=true")
         super().setup(space, objectives, rng)
         self.asked = 0
         self.evaluated: list = []  # (genome, fitness) in evaluation order
@@ -40,9 +42,7 @@ class DiscreteProxySearch(Strategy):
         for _ in range(n):
             if self.asked < self.population_size or len(self.evaluated) < self.population_size:
                 if self.asked == 0 and self.include_base:
-                    from nasframe.spaces.eproxy_config import BASE_GENOME
-
-                    out.append(BASE_GENOME)
+                    out.append(self.space.baseline())
                 else:
                     out.append(self.space.sample(self.rng))
             else:

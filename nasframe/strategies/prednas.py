@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nasframe.core.space import Architecture, Buildable, Relaxable
+from nasframe.core.space import Architecture, Bounded, Buildable, CostSampled, GraphEncoded, NASLibKeyed, Relaxable
 from nasframe.core.strategy import Strategy
 from nasframe.errors import ConfigError, DataError, DataNotFound
 
@@ -48,8 +48,7 @@ class TopologyEncoding:
     def __init__(self, space):
         self.space = space
         self.rows, self.options = np.asarray(space.encode(space.sample(np.random.default_rng(0)))).shape
-        adj = getattr(space, "adjacency", None)
-        self.adjacency = None if adj is None else np.asarray(adj, dtype=np.float32)
+        self.adjacency = np.asarray(space.adjacency, dtype=np.float32) if isinstance(space, GraphEncoded) else None
         self.graph = self.adjacency is not None and len(self.adjacency) == self.rows + 2
 
     def start(self, archs) -> np.ndarray:
@@ -104,9 +103,8 @@ class SizeEncoding:
                           for i in range(256)])
         self.mean = probe.mean(0)
         self.std = np.where(probe.std(0) > 1e-12, probe.std(0), 1.0)
-        bounds = getattr(space, "bounds", None)
-        bounds = bounds() if callable(bounds) else bounds
-        self.bounds = None if bounds is None else tuple(np.asarray(b, dtype=np.float64) for b in bounds)
+        self.bounds = (tuple(np.asarray(b, dtype=np.float64) for b in space.bounds())
+                       if isinstance(space, Bounded) else None)
 
     def start(self, archs) -> np.ndarray:
         x = np.stack([np.asarray(self.space.encode(a), dtype=np.float64) for a in archs])
@@ -176,7 +174,7 @@ class CostTable:
             return space.parse(text)
         except Exception:
             pass
-        if space.name == "nb201":
+        if isinstance(space, NASLibKeyed):
             try:
                 return space.from_naslib(text)
             except ValueError:
@@ -415,7 +413,7 @@ class PredNAS(Strategy):
     def _direct_interval(self):
         """The cost interval when the space can sample inside it directly, else None."""
         interval = self._interval()
-        if interval is None or not hasattr(self.space, "sample_in_range") or \
+        if interval is None or not isinstance(self.space, CostSampled) or \
                 self.cost_cfg.get("kind", "flops") not in ("flops", "params"):
             return None
         return interval
