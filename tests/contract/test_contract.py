@@ -333,14 +333,16 @@ def aiop_model(tmp_path) -> Path:
     return p.save(tmp_path / "aiop.pt")
 
 
-def evaluator_overrides(ev, sp, tmp_path, shared):
+@pytest.fixture(scope="session")
+def generated_nb201(tmp_path_factory) -> Path:
+    return nb201_table(tmp_path_factory.mktemp("tables") / "nb201.csv")
+
+
+def evaluator_overrides(ev, sp, tmp_path, shared, table):
     ov = [f"evaluator={ev}", f"space={sp}", "strategy=random", "budget.queries=2", "seed=1", "progress=false",
           "plot=false"]
     if ev in NEEDS_TABLE or ev == "auto":
         if sp == "nb201" or ev == "dps_fitness":
-            table = tmp_path / "nb201.csv"
-            if not table.exists():
-                nb201_table(table)
             ov.append(f"benchmark.path={table}")
         elif ev != "auto":
             if shared is None:
@@ -349,9 +351,9 @@ def evaluator_overrides(ev, sp, tmp_path, shared):
             if sp.startswith("transnas"):
                 ov.append("benchmark.task=class_scene")
     if ev == "dps_fitness":
-        ov += ["evaluator.n_archs=3", "evaluator.eproxy.iterations=2", "evaluator.eproxy.batch_size=4"]
+        ov += ["evaluator.n_archs=2", "evaluator.eproxy.iterations=2", "evaluator.eproxy.batch_size=2"]
     if ev == "eproxy":
-        ov += ["evaluator.iterations=2", "evaluator.batch_size=4"]
+        ov += ["evaluator.iterations=2", "evaluator.batch_size=2"]
     if ev == "zc":
         ov.append("evaluator.reference_size=4")
     if ev == "aiop":
@@ -361,9 +363,9 @@ def evaluator_overrides(ev, sp, tmp_path, shared):
     return ov
 
 
-def test_evaluator_run_resumes_identically(evaluator_pair, tmp_path):
+def test_evaluator_run_resumes_identically(evaluator_pair, tmp_path, generated_nb201):
     conf, ev, sp = evaluator_pair
-    ov = evaluator_overrides(ev, sp, tmp_path, shared_data_or_none())
+    ov = evaluator_overrides(ev, sp, tmp_path, shared_data_or_none(), generated_nb201)
     names = {"strategy": "random", "space": sp, "evaluator": ev}
     try:
         runner = build(conf.compose(ov), tmp_path / "a", names)
@@ -403,7 +405,7 @@ def test_every_config_entry_is_covered():
         names = entries(group, [CONF])
         assert names, group
         for n in names:
-            assert conf.compose([f"{group}={n}"])[group]["_target_"]
+            assert conf.target(group, n)  # composes
     covered_spaces = {sp for st in entries("strategy", [CONF]) for sp in entries("space", [CONF])
                       if allowed(space_of(conf, sp), conf.target("strategy", st))}
     assert covered_spaces == set(entries("space", [CONF]))
