@@ -20,14 +20,13 @@ or read from a table, never the search objective's held-out values.
 from __future__ import annotations
 
 import copy
-import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from nasframe.core.space import Architecture, Bounded, Buildable, CostSampled, GraphEncoded, NASLibKeyed, Relaxable
+from nasframe.core.space import Architecture, Bounded, Buildable, CostSampled, GraphEncoded, Relaxable
 from nasframe.core.strategy import Strategy
 from nasframe.errors import ConfigError, DataError, DataNotFound
 
@@ -150,37 +149,19 @@ def encoding_for(space):
 
 
 class CostTable:
-    """A per-architecture cost column from a CSV (key column: canonical strings or NASLib NB201 tuples)."""
+    """A per-architecture cost column from a CSV (key column: canonical strings or NASLib keys),
+    read by the one cost-CSV reader, ``nasframe.benchmarks.costs.read_cost_csv``."""
 
     def __init__(self, space, path, column: str, key: str = "net"):
+        from nasframe.benchmarks.costs import read_cost_csv
+
         path = Path(path).expanduser()
         if not path.is_file():
             raise DataNotFound(f"cost table {path} does not exist; give strategy.cost.path a CSV with a "
                                f"'{key}' column and a '{column}' column")
-        self.values: dict[Architecture, float] = {}
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f)
-            missing = [c for c in (key, column) if c not in (reader.fieldnames or [])]
-            if missing:
-                raise DataError(f"cost table {path} has no column {', '.join(missing)}; its columns are "
-                                f"{', '.join(reader.fieldnames or [])}")
-            for line, row in enumerate(reader, start=2):
-                self.values[self._arch(space, row[key], path, line)] = float(row[column])
+        archs, columns = read_cost_csv(space, path, [column], key=key)
+        self.values: dict[Architecture, float] = dict(zip(archs, columns[column].tolist()))
         self.name = f"{path.name}:{column}"
-
-    @staticmethod
-    def _arch(space, text, path, line):
-        try:
-            return space.parse(text)
-        except Exception:
-            pass
-        if isinstance(space, NASLibKeyed):
-            try:
-                return space.from_naslib(text)
-            except ValueError:
-                pass
-        raise DataError(f"{path} line {line}: '{text}' is neither an architecture string of space "
-                        f"'{space.name}' nor a NASLib NB201 tuple")
 
     def __call__(self, arch) -> float:
         if arch not in self.values:
