@@ -108,7 +108,7 @@ def module_hash(matrix: Sequence[Sequence[int]], ops: Sequence[str]) -> str:
 
 def prune(matrix: Sequence[Sequence[int]], ops: Sequence[str]):
     """Drop vertices not on an input->output path; ``None`` if input and output are not connected."""
-    # hand-written: networkx descendants/ancestors give the same sets 3.3x slower on this hot path
+    # hand-written: networkx descendants/ancestors give the same sets >3x slower on this hot path
     # (experiments/bench_nb101_networkx.py)
     n = len(ops)
     fwd, stack = {0}, [0]
@@ -141,7 +141,7 @@ def _canonical(matrix: tuple, ops: tuple) -> tuple:
     graph enumeration (``generate_graphs.py``: bitmasks ascending, then op
     labellings in product order) meets, i.e. the matrix the benchmark stores.
     """
-    # hand-written: networkx.all_topological_sorts gives the same order 3.4x slower
+    # hand-written: networkx.all_topological_sorts gives the same order >3x slower
     # (experiments/bench_nb101_networkx.py)
     n = len(ops)
     inner = range(1, n - 1)
