@@ -86,7 +86,7 @@ def load_costs(space, dataset: str | None, root=None, path=None, use_cache: bool
     """The HW-NAS-Bench table of an NB201 space for ``dataset`` (cifar10 or cifar100)."""
     from nasframe.spaces.nb201 import resolve_dataset
 
-    if getattr(space, "name", None) != "nb201":
+    if space.name != "nb201":  # HW-NAS-Bench measured NB201 cells only
         raise DataNotFound(f"hardware cost tables exist for the nb201 space only, not '{space.name}'; "
                            "use flops or params as the cost objective")
     ds = resolve_dataset(dataset)
