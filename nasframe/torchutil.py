@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import Sequence
+
+from torch import nn
 
 
 @contextmanager
@@ -21,3 +24,18 @@ def torch_threads(n: int | None):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+class Taps(nn.Module):
+    """A backbone returning its tapped feature maps, deepest first (``Tappable.backbone_taps``).
+
+    ``run(body, x)`` is the forward pass through ``body`` that collects the
+    maps; ``channels`` lists their channel counts in the same order.
+    """
+
+    def __init__(self, body: nn.Module, run, channels: Sequence[int]):
+        super().__init__()
+        self.body, self._run, self.channels = body, run, list(channels)
+
+    def forward(self, x):
+        return self._run(self.body, x)

@@ -27,7 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from nasframe import ranking
 from nasframe.errors import ConfigError, DataError, NasframeError
+from nasframe.ranking import rank_correlations  # noqa: F401  (part of this module's API)
 
 ARCH_COLUMNS = ("arch_str", "net_str", "arch", "ArchitectureString")
 
@@ -50,36 +52,9 @@ def read_column_by_arch(path, column: str | None = None) -> dict[str, float] | l
 
 
 def choose_archs(space, n: int, seed: int, pool=None, exclude=()) -> list:
-    rng = np.random.default_rng(seed)
-    exclude = {str(a) for a in exclude}
-    if pool is not None:
-        cands = [space.parse(s) for s in read_column_by_arch(pool)]
-    elif hasattr(space, "__len__"):
-        cands = list(space)
-    else:
-        out, seen = [], set()
-        while len(out) < n:
-            a = space.sample(rng)
-            if str(a) not in seen and str(a) not in exclude:
-                seen.add(str(a))
-                out.append(a)
-        return out
-    cands = list({str(a): a for a in cands if str(a) not in exclude}.values())
-    if n > len(cands):
-        raise ConfigError(f"sample={n} but only {len(cands)} architectures are available; lower sample")
-    idx = rng.choice(len(cands), size=n, replace=False)
-    return [cands[i] for i in sorted(idx)]
-
-
-def rank_correlations(x, y) -> dict:
-    from scipy.stats import kendalltau, spearmanr
-
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 3:
-        return {"spearman": math.nan, "kendall": math.nan, "n": int(ok.sum())}
-    return {"spearman": float(spearmanr(x[ok], y[ok])[0]), "kendall": float(kendalltau(x[ok], y[ok])[0]),
-            "n": int(ok.sum())}
+    """``nasframe.ranking.choose_archs``, optionally among the architectures listed in the CSV ``pool``."""
+    cands = None if pool is None else [space.parse(s) for s in read_column_by_arch(pool)]
+    return ranking.choose_archs(space, n, seed, cands, exclude)
 
 
 def correlate(space, evaluator, truth, archs, reference: dict | None = None, out_dir=None,

@@ -21,6 +21,7 @@ import math
 from typing import Mapping
 
 import numpy as np
+from scipy.stats import percentileofscore
 
 from nasframe.errors import ConfigError
 
@@ -38,7 +39,8 @@ def percentile(value: float, population, direction: str = "max") -> float:
     if value is None or math.isnan(value):
         return math.nan
     sign = 1.0 if direction == "max" else -1.0
-    return 100.0 * float(np.count_nonzero(sign * pop <= sign * value)) / pop.size
+    # kind="weak": the share of values <= the score, i.e. ties count as beaten
+    return float(percentileofscore(sign * pop, sign * value, kind="weak"))
 
 
 def benchmark_percentile(benchmark, value: float) -> float:

@@ -14,43 +14,65 @@ NASLib op tuple: six ops over the edges (1->2), (1->3), (1->4), (2->3),
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from nasframe.benchmarks import data_root, first_existing, nan_array
-from nasframe.benchmarks.table import BenchmarkTable, cached
-from nasframe.errors import DataError, DataNotFound
+from nasframe.benchmarks.table import BenchmarkTable, cached, csv_rows, parse_float
+from nasframe.core.space import NASLibKeyed
+from nasframe.errors import ArchitectureError, DataError, DataNotFound
 
 HW_DATASETS = {"cifar10": "hw_cifar10.csv", "cifar100": "hw_cifar100.csv"}
 
 
-def read_hw_csv(space, path: Path) -> BenchmarkTable:
-    n = len(space)
+def arch_of_key(space, text: str, where: str):
+    """The architecture a cost CSV's key cell names: a canonical string of ``space`` or, when the space
+    is ``NASLibKeyed``, NASLib's key (HW-NAS-Bench writes NB201 op tuples like "(4, 3, 3, 0, 0, 0)")."""
     try:
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f)
-            header = reader.fieldnames or []
-            if "net" not in header or len(header) < 2:
-                raise DataError(f"{path} is not an HW-NAS-Bench table: it needs a 'net' column and metric "
-                                f"columns (found: {', '.join(header[:8]) or 'nothing'})")
-            metrics = [h for h in header if h != "net"]
-            cols = {m: nan_array(n) for m in metrics}
-            seen = 0
-            for line, row in enumerate(reader, start=2):
-                try:
-                    i = space.index(space.from_naslib(row["net"]))
-                    for m in metrics:
-                        cols[m][i] = float(row[m]) if row[m] not in ("", None) else np.nan
-                except (ValueError, TypeError) as e:
-                    raise DataError(f"{path}, line {line}: {e}; the file is damaged, re-download it") from None
-                seen += 1
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"{path} is not a readable CSV file ({e}); re-download it") from None
-    if seen == 0:
+        return space.parse(text)
+    except ArchitectureError:
+        pass
+    if isinstance(space, NASLibKeyed):
+        try:
+            return space.from_naslib(text)
+        except ValueError as e:
+            raise DataError(f"{where}: {e}; the file is damaged, re-download it") from None
+    raise DataError(f"{where}: '{text}' is not an architecture string of space '{space.name}'")
+
+
+def read_cost_csv(space, path: Path, columns=None, key: str = "net") -> tuple[list, dict[str, np.ndarray]]:
+    """The one reader of per-architecture cost CSVs: (architectures in file order, {column: values}).
+
+    ``columns=None`` reads every column but ``key``; empty cells are NaN; a bad
+    cell, a missing column or a file that is not CSV is a ``DataError`` naming it.
+    """
+    archs, values = [], []
+    with csv_rows(path, "a cost", key=key) as (header, rows):
+        metrics = [h for h in header if h != key] if columns is None else list(columns)
+        missing = [c for c in metrics if c not in header]
+        if missing or not metrics:
+            raise DataError(f"{path} has no column {', '.join(missing) or '(none besides ' + key + ')'}; "
+                            f"its columns are {', '.join(header)}")
+        for line, row in rows:
+            where = f"{path}, line {line}"
+            archs.append(arch_of_key(space, row[key], where))
+            values.append([parse_float(row[m], where) for m in metrics])
+    if not archs:
         raise DataError(f"{path} holds no architectures; the file is empty or truncated")
-    return BenchmarkTable("hw-nasbench-nb201", n, cols, {"format": "hw-csv", "rows": seen})
+    table = np.asarray(values, dtype=np.float64).reshape(len(archs), len(metrics))
+    return archs, {m: table[:, j] for j, m in enumerate(metrics)}
+
+
+def read_hw_csv(space, path: Path) -> BenchmarkTable:
+    """An HW-NAS-Bench file as a table indexed like the space (cells it lacks are NaN)."""
+    archs, columns = read_cost_csv(space, path)
+    index = np.array([space.index(a) for a in archs], dtype=np.int64)
+    cols = {}
+    for m, v in columns.items():
+        cols[m] = nan_array(len(space))
+        cols[m][index] = v
+    return BenchmarkTable("hw-nasbench-nb201", len(space), cols, {"format": "hw-csv", "rows": len(archs)})
 
 
 def locate(root, dataset: str) -> Path | None:
@@ -64,7 +86,7 @@ def load_costs(space, dataset: str | None, root=None, path=None, use_cache: bool
     """The HW-NAS-Bench table of an NB201 space for ``dataset`` (cifar10 or cifar100)."""
     from nasframe.spaces.nb201 import resolve_dataset
 
-    if getattr(space, "name", None) != "nb201":
+    if space.name != "nb201":  # HW-NAS-Bench measured NB201 cells only
         raise DataNotFound(f"hardware cost tables exist for the nb201 space only, not '{space.name}'; "
                            "use flops or params as the cost objective")
     ds = resolve_dataset(dataset)

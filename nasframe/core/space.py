@@ -140,8 +140,77 @@ class Buildable(abc.ABC):
     def params(self, arch: Architecture, task: str | None = None) -> float:
         """Trainable parameters, in millions."""
 
+    @abc.abstractmethod
+    def input_shape(self, task: str | None = None) -> tuple[int, ...]:
+        """Shape of one input of the built network, without the batch dimension, e.g. ``(3, 32, 32)``;
+        raise ``ConfigError`` for a task the space does not know."""
 
-CAPABILITIES = (Enumerable, Mutable, Sequential, Relaxable, Buildable)
+
+class Tappable(abc.ABC):
+    """A backbone tapped at several depths, for proxies that train heads on its features (Eproxy)."""
+
+    @abc.abstractmethod
+    def backbone_taps(self, arch: Architecture):  # -> nasframe.torchutil.Taps
+        """The backbone without classifier; its forward returns feature maps deepest first."""
+
+    def largest_backbone(self) -> Architecture | None:
+        """The architecture whose backbone has the most MACs, or None when the space cannot name it."""
+        return None
+
+
+class ReferenceNetworks(abc.ABC):
+    """Networks a published proxy reference scored, where they differ from ``Buildable.build``."""
+
+    @abc.abstractmethod
+    def zero_cost_network(self, arch: Architecture, task: str | None = None):  # -> torch.nn.Module
+        """The network the zero-cost reference code ran its proxies on."""
+
+    def synflow_kept_norms(self) -> tuple[type, ...]:
+        """Module types whose BatchNorm the reference keeps in synflow's BN-free copy."""
+        return ()
+
+
+class GraphEncoded(abc.ABC):
+    """A fixed op-as-node graph over the rows of ``Relaxable.encode`` (graph predictors)."""
+
+    @property
+    @abc.abstractmethod
+    def adjacency(self) -> np.ndarray:
+        """(rows + 2) x (rows + 2) 0/1 matrix: input node, one node per encoded row, output node."""
+
+
+class Bounded(abc.ABC):
+    """A numeric ``Relaxable`` encoding with box limits (size spaces)."""
+
+    @abc.abstractmethod
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lower, upper) of each entry of ``encode``."""
+
+
+class CostSampled(abc.ABC):
+    """Draws inside a cost interval directly, where rejection sampling would rarely hit it."""
+
+    @abc.abstractmethod
+    def sample_in_range(self, rng: np.random.Generator, lo: float, hi: float, cost=None) -> Architecture:
+        """An architecture whose ``cost(arch)`` (default: FLOPs in millions) lies in ``[lo, hi]``."""
+
+
+class NASLibKeyed(abc.ABC):
+    """Architectures addressable by NASLib's key, the form published tables (HW-NAS-Bench) use."""
+
+    @abc.abstractmethod
+    def from_naslib(self, key) -> Architecture: ...
+
+
+class Baselined(abc.ABC):
+    """A space with a published starting point that a search may seed itself with."""
+
+    @abc.abstractmethod
+    def baseline(self) -> Architecture: ...
+
+
+CAPABILITIES = (Enumerable, Mutable, Sequential, Relaxable, Buildable, Tappable, ReferenceNetworks,
+                GraphEncoded, Bounded, CostSampled, NASLibKeyed, Baselined)
 
 
 def require(space: SearchSpace, needs: Sequence[type], who: str) -> None:

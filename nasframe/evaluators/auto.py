@@ -6,16 +6,11 @@ import sys
 from nasframe.errors import ConfigError, DataNotFound
 
 
-def fallback_evaluator(space, name: str, dataset=None):
-    from nasframe.evaluators.complexity import FlopsEvaluator, ParamsEvaluator
+def synflow_fallback(space, dataset=None):
+    """The default data-free fallback (conf/evaluator/fallback/synflow.yaml builds the same)."""
     from nasframe.evaluators.zerocost import ZeroCostEvaluator
 
-    table = {"synflow": lambda: ZeroCostEvaluator(space, proxy="synflow", dataset=dataset),
-             "flops": lambda: FlopsEvaluator(space, dataset=dataset),
-             "params": lambda: ParamsEvaluator(space, dataset=dataset)}
-    if name not in table:
-        raise ConfigError(f"unknown fallback evaluator '{name}'; choose one of {', '.join(table)}")
-    return table[name]()
+    return ZeroCostEvaluator(space, proxy="synflow", dataset=dataset)
 
 
 def given_root_for(space, root) -> bool:
@@ -35,20 +30,30 @@ def resolved_name(space_config, config) -> str:
     from nasframe.benchmarks import find_benchmark
     from nasframe.errors import NasframeError
 
-    fallback = config.get("fallback", "synflow")
+    fallback = config.get("fallback") or {}
+    # the folder is named like the evaluator config of the fallback: zc (a zero-cost proxy), flops, params
+    name = "zc" if not fallback or "proxy" in fallback else str(fallback.get("_target_")).rsplit(".", 1)[-1]
+    name = name.removesuffix("Evaluator").lower()
     try:
         find_benchmark(instantiate(space_config), config.get("dataset"), root=config.get("root"),
                        path=config.get("path"), epoch_mode=config.get("epoch_mode", "final"))
     except DataNotFound:
-        return "lookup" if config.get("path") else {"synflow": "zc"}.get(fallback, fallback)
+        return "lookup" if config.get("path") else name
     except (NasframeError, HydraException, OSError):  # a bad table or space: building the run reports it in one sentence
         return "lookup"
     return "lookup"
 
 
-def auto_evaluator(space, dataset=None, root=None, path=None, fallback: str = "synflow", **options):
+def auto_evaluator(space, dataset=None, root=None, path=None, fallback=None, **options):
+    """``fallback(space, dataset=...)`` builds the data-free evaluator; the config passes it as a
+    nested ``_target_`` with ``_partial_: true`` (conf/evaluator/fallback/), the API may pass any callable."""
     from nasframe.evaluators.lookup import BenchmarkLookup
 
+    if fallback is None:
+        fallback = synflow_fallback
+    if not callable(fallback):
+        raise ConfigError(f"evaluator.fallback must be an evaluator config (pick one with "
+                          f"evaluator/fallback=synflow|flops|params), got {fallback!r}")
     try:
         return BenchmarkLookup(space, dataset=dataset, root=root, path=path, **options)
     except DataNotFound:
@@ -56,10 +61,14 @@ def auto_evaluator(space, dataset=None, root=None, path=None, fallback: str = "s
             raise  # an explicit file or data root without the table is an error, not a reason to fall back
         if options.get("epochs") is not None or options.get("seed_mode", "mean") != "mean":
             raise  # a benchmark protocol was asked for: a proxy cannot honour it
-        ev = fallback_evaluator(space, fallback, dataset)
+        ev = fallback(space, dataset=dataset)
         print(f"nasframe: no benchmark table for {space.name} found, searching on the data-free proxy "
-              f"'{fallback}' instead; to search on the real table, fetch it into a data folder "
+              f"'{_name(ev)}' instead; to search on the real table, fetch it into a data folder "
               "(python -m nasframe.data --root DIR download NAME; names: python -m nasframe.data list) "
               "and pass data.root=DIR (or set NASFRAME_DATA=DIR), e.g. data.root=../shared/data",
               file=sys.stderr)
         return ev
+
+
+def _name(evaluator) -> str:
+    return ", ".join(o.name for o in evaluator.objectives)

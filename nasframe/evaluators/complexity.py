@@ -32,8 +32,7 @@ class _ComplexityEvaluator(Evaluator):
         require(space, self.requires, type(self).__name__)
         self.space = space
         self.dataset = dataset
-        if hasattr(space, "input_shape"):
-            space.input_shape(dataset)  # a bad dataset name fails now, with the space's message
+        space.input_shape(dataset)  # a bad dataset name fails now, with the space's message
         self._cache: dict[Architecture, float] = {}
 
     def _compute(self, arch: Architecture) -> float:

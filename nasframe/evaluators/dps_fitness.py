@@ -17,21 +17,9 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from nasframe.core.evaluator import Evaluation, Evaluator, Objective, checked
+from nasframe.core.space import SearchSpace
 from nasframe.errors import ConfigError
-
-TARGET_SPACES = {"nb201": "nasframe.spaces.nb201.NB201Space",
-                 "transnas_micro": "nasframe.spaces.transnas.TransNASMicroSpace",
-                 "transnas_macro": "nasframe.spaces.transnas.TransNASMacroSpace"}
-
-
-def make_space(name: str):
-    import importlib
-
-    if name not in TARGET_SPACES:
-        raise ConfigError(f"unknown DPS target space '{name}'; choose one of {', '.join(TARGET_SPACES)}")
-    module, _, cls = TARGET_SPACES[name].rpartition(".")
-    return getattr(importlib.import_module(module), cls)()
-
+from nasframe.ranking import choose_archs
 
 def fitness_from(scores, accuracies) -> float:
     """Spearman(scores, accuracies); -1 when undefined or when any score is not finite."""
@@ -46,15 +34,17 @@ class DPSFitness(Evaluator):
     objectives = (Objective("fitness", "max", description="Spearman of Eproxy scores with validation accuracy "
                                                           "on the fitness architectures"),)
 
-    def __init__(self, space, target_space: str = "nb201", dataset: str | None = None, root=None, path=None,
+    def __init__(self, space, target_space: SearchSpace, dataset: str | None = None, root=None, path=None,
                  n_archs: int = 20, arch_seed: int = 0, eproxy: dict | None = None, **_ignored):
-        from nasframe.analysis.correlate import choose_archs
         from nasframe.evaluators.eproxy import EproxyEvaluator
         from nasframe.evaluators.lookup import BenchmarkLookup
 
+        if not isinstance(target_space, SearchSpace):
+            raise ConfigError(f"dps_fitness target_space must be a space config with _target_ (e.g. "
+                              f"space@evaluator.target_space=transnas_micro), got {target_space!r}")
         self.space = space
-        self.target = make_space(target_space)
-        self.target_name = target_space
+        self.target = target_space
+        self.target_name = target_space.name
         self.truth = BenchmarkLookup(self.target, dataset=dataset, root=root, path=path)
         self.archs = choose_archs(self.target, int(n_archs), int(arch_seed))
         evs = self.truth.evaluate(self.archs)

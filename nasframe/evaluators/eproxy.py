@@ -33,10 +33,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from nasframe.core.evaluator import Evaluation, Evaluator, Objective, checked
-from nasframe.core.space import Buildable
+from nasframe.core.space import Tappable, require
+from nasframe.eproxy_genome import EproxyGenome, load_genome
 from nasframe.errors import ConfigError
-from nasframe.torchutil import torch_threads
-from nasframe.spaces.eproxy_config import EproxyGenome, load_genome
+from nasframe.torchutil import Taps, torch_threads
 
 TARGETS_FILE = Path(__file__).resolve().parent.parent / "resources" / "eproxy_targets.npz"
 TARGETS_SEED = 20230101
@@ -122,85 +122,10 @@ def branch_target(slot, n: int = BATCH) -> torch.Tensor:
 # ----------------------------------------------------------------- backbone taps
 
 
-class Taps(nn.Module):
-    """Backbone of an architecture returning its tapped feature maps, deepest first."""
-
-    def __init__(self, body: nn.Module, run, channels: Sequence[int]):
-        super().__init__()
-        self.body, self._run, self.channels = body, run, list(channels)
-
-    def forward(self, x):
-        return self._run(self.body, x)
-
-
-def _nb201_taps(space, arch) -> Taps:
-    from nasframe.spaces.nb201_net import NB201Network
-
-    net = NB201Network(arch.op_names, num_classes=10, variant="zc")  # the zero-cost reference network (§3.2)
-    del net.classifier, net.lastact, net.global_pool
-
-    def run(body, x):
-        x = body.stem(x)
-        feats = []
-        for stage in body.stages:
-            x = stage(x)
-            feats.append(x)
-        return feats[::-1]
-
-    c = net.stem[0].out_channels
-    return Taps(net, run, [4 * c, 2 * c, c])
-
-
-def _transnas_taps(space, arch) -> Taps:
-    from nasframe.spaces.transnas_net import CELLS_PER_MODULE, Backbone
-
-    code = arch.backbone_code
-    base, modules, cell = code.split("-")
-    if cell != "basic" and modules == "41414":
-        modules = "41412"  # the reference: the last module of the cell skeleton does not downsample
-    body = Backbone(f"{base}-{modules}-{cell}")
-    chans, c = [], 64
-    for m in modules:
-        c = c * 2 if int(m) in (2, 4) else c
-        chans.append(c)
-
-    def run(b, x):
-        x = b.stem(x)
-        feats = []
-        layers = list(b.layers)
-        for k in range(0, len(layers), CELLS_PER_MODULE):
-            for layer in layers[k:k + CELLS_PER_MODULE]:
-                x = layer(x)
-            feats.append(x)
-        return feats[::-1]
-
-    return Taps(body, run, chans[::-1])
-
-
 def backbone_taps(space, arch) -> Taps:
-    """The tapped backbone of ``arch``; a space can provide its own with ``eproxy_taps(arch)``."""
-    from nasframe.spaces.nb201 import NB201Space
-
-    if hasattr(space, "eproxy_taps"):
-        return space.eproxy_taps(arch)
-    if isinstance(space, NB201Space):
-        return _nb201_taps(space, arch)
-    if hasattr(arch, "backbone_code"):
-        return _transnas_taps(space, arch)
-    raise ConfigError(f"Eproxy has no backbone taps for space '{space.name}'; it supports nb201 and the "
-                      "TransNAS spaces")
-
-
-def largest_arch(space):
-    """The architecture with the most backbone MACs, for MACs_max (NB201: all conv3x3; TNB micro likewise)."""
-    from nasframe.spaces.nb201 import NB201Space
-
-    if isinstance(space, NB201Space):
-        return space.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|"
-                           "nor_conv_3x3~2|")
-    if getattr(space, "name", "").endswith("micro") or "micro" in type(space).__name__.lower():
-        return space.parse("64-41414-3_33_333")
-    return None
+    """The tapped backbone of ``arch``, as the space declares it (``Tappable``)."""
+    require(space, (Tappable,), "evaluator=eproxy")
+    return space.backbone_taps(arch)
 
 
 # ----------------------------------------------------------------- inits
@@ -264,7 +189,7 @@ def _arch_seed(seed: int, arch) -> int:
 
 
 class EproxyEvaluator(Evaluator):
-    requires = (Buildable,)
+    requires = (Tappable,)
     objectives = (Objective("eproxy", "max", description="-(weighted regression loss after 10 SGD steps)"),)
 
     def __init__(self, space, genome=None, dataset: str | None = None, root=None, path=None,
@@ -275,6 +200,7 @@ class EproxyEvaluator(Evaluator):
             raise ConfigError(f"eproxy.barrier must be per_arch or shared, got '{barrier}'")
         if not 1 <= int(batch_size) <= BATCH:
             raise ConfigError(f"eproxy batch_size must be in 1..{BATCH} (the stored targets hold {BATCH} samples)")
+        require(space, self.requires, "evaluator=eproxy")
         self.space, self.genome = space, load_genome(genome)
         self.task, self.root = dataset, root
         self.iterations, self.batch_size = int(iterations), int(batch_size)
@@ -312,7 +238,7 @@ class EproxyEvaluator(Evaluator):
         """The divisor of the MACs term: a fixed number of M MACs (default: the reference's constant,
         187.17 M) or, with ``space_max``, the space's largest backbone under the same counter."""
         if self._macs_norm == "space_max":
-            big = largest_arch(self.space)
+            big = self.space.largest_backbone()
             if big is None:
                 rng = np.random.default_rng(0)  # approximate: the largest of a fixed sample
                 self._macs_norm = max(self.macs(self.space.sample(rng)) for _ in range(200))

@@ -26,23 +26,21 @@ SPACE_COSTS = {"flops": ("MFLOPs", "multiply-accumulates of one forward pass (mi
                "params": ("M", "trainable parameters (millions)")}
 
 
-def base_evaluator(space, name: str, dataset, root, path, **options) -> Evaluator:
-    if name == "lookup":
-        from nasframe.evaluators.lookup import BenchmarkLookup
-
-        return BenchmarkLookup(space, dataset=dataset, root=root, path=path, **options)
-    if name == "auto":
-        from nasframe.evaluators.auto import auto_evaluator
-
-        return auto_evaluator(space, dataset=dataset, root=root, path=path, **options)
-    raise ConfigError(f"unknown base evaluator '{name}' for evaluator=multi; choose lookup or auto")
-
-
 class MultiObjective(Evaluator):
-    def __init__(self, space, base: str = "lookup", objectives=("flops:min",), constraints: dict | None = None,
+    def __init__(self, space, base=None, objectives=("flops:min",), constraints: dict | None = None,
                  dataset: str | None = None, root=None, path=None, costs_path=None, **options):
+        """``base(space)`` builds the accuracy evaluator: the config passes a nested ``_target_`` with
+        ``_partial_: true`` (``evaluator@evaluator.base=lookup|auto``); None is the benchmark lookup."""
         self.space, self.dataset = space, dataset
-        self.base = base_evaluator(space, base, dataset, root, path, **options)
+        if base is None:
+            from nasframe.evaluators.lookup import BenchmarkLookup
+
+            self.base = BenchmarkLookup(space, dataset=dataset, root=root, path=path, **options)
+        elif callable(base):
+            self.base = base(space)
+        else:
+            raise ConfigError(f"evaluator.base must be an evaluator config (pick one with "
+                              f"evaluator@evaluator.base=lookup|auto), got {base!r}")
         self.requires = tuple(self.base.requires)
         objectives = parse_objectives(objectives)
         constraints = dict(constraints or {})

@@ -29,38 +29,23 @@ import numpy as np
 import torch
 
 from nasframe.core.evaluator import Evaluation, Evaluator, Objective, checked
-from nasframe.core.space import Buildable
+from nasframe.core.space import Buildable, ReferenceNetworks
 from nasframe.errors import ConfigError
 from nasframe.proxies import Batch, get_proxy
 from nasframe.torchutil import torch_threads
 
 
 def build_network(space, arch, task=None, variant: str = "zc"):
-    """The network proxies run on: NB201's zero-cost reference network when asked, else ``space.build``."""
-    from nasframe.spaces.nb201 import NB201Space
-
-    if variant == "zc" and isinstance(space, NB201Space):
-        from nasframe.spaces.nb201 import DATASETS, resolve_dataset
-        from nasframe.spaces.nb201_net import NB201Network
-
-        return NB201Network(arch.op_names, num_classes=DATASETS[resolve_dataset(task)][0], variant="zc")
+    """The network proxies run on: the space's zero-cost reference network when it declares one
+    (``ReferenceNetworks``) and ``variant="zc"``, else ``space.build``."""
+    if variant == "zc" and isinstance(space, ReferenceNetworks):
+        return space.zero_cost_network(arch, task)
     return space.build(arch, task)
 
 
 def synflow_bn_quirk(space) -> tuple:
     """BN-owning module types the reference keeps in synflow's BN-free copy (NB201: reduction blocks)."""
-    from nasframe.spaces.nb201 import NB201Space
-
-    if isinstance(space, NB201Space):
-        from nasframe.spaces.nb201_net import ResNetReduction
-
-        return (ResNetReduction,)
-    return ()
-
-
-def input_shape(space, task) -> tuple:
-    shape = space.input_shape(task) if hasattr(space, "input_shape") else (3, 32, 32)
-    return tuple(shape)
+    return space.synflow_kept_norms() if isinstance(space, ReferenceNetworks) else ()
 
 
 def _as_list(proxy) -> list[str]:
@@ -138,7 +123,7 @@ class ZeroCostEvaluator(Evaluator):
             from nasframe.datasets import image_batch
 
             self._batches[n] = image_batch(self.root, self._image_dataset(), n=n, seed=self.data_seed,
-                                           shape=input_shape(self.space, self.task))
+                                           shape=tuple(self.space.input_shape(self.task)))
         return self._batches[n]
 
     def _image_dataset(self) -> str:
@@ -153,7 +138,7 @@ class ZeroCostEvaluator(Evaluator):
 
     def _batch(self, name: str, net, arch) -> Batch:
         p = get_proxy(name)
-        shape = input_shape(self.space, self.task)
+        shape = tuple(self.space.input_shape(self.task))
         flops = self.space.flops(arch, self.task) if name == "flops" else None
         if not p.needs_data:
             return Batch.shape_only(shape, flops=flops, seed=self.seed)

@@ -26,12 +26,6 @@ def cache_root() -> Path:
     return cache_dir() / "graphs"
 
 
-def input_shape(space, task: str | None) -> tuple[int, ...]:
-    if hasattr(space, "input_shape"):
-        return tuple(space.input_shape(task))
-    return (3, 32, 32)
-
-
 def build_graph(space, arch, task: str | None = None) -> ComputeGraph:
     """Build the network on the meta device (no weights allocated) and extract its graph."""
     try:
@@ -39,7 +33,7 @@ def build_graph(space, arch, task: str | None = None) -> ComputeGraph:
             net = space.build(arch, task)
     except Exception:  # a builder that needs real tensors
         net = space.build(arch, task)
-    return extract(net, input_shape(space, task), name=str(arch))
+    return extract(net, tuple(space.input_shape(task)), name=str(arch))
 
 
 def _build_chunk(args):

@@ -37,7 +37,7 @@ from typing import Sequence
 
 import numpy as np
 
-from nasframe.core.space import Architecture, Buildable, Mutable, Relaxable, SearchSpace
+from nasframe.core.space import Architecture, Buildable, CostSampled, Mutable, Relaxable, SearchSpace
 from nasframe.errors import ArchitectureError, ConfigError
 
 STAGES = 4
@@ -74,7 +74,7 @@ def _divisors(n: int, limit: int) -> list[int]:
     return [g for g in range(1, min(n, limit) + 1) if n % g == 0]
 
 
-class AnyNetSpace(SearchSpace, Mutable, Relaxable, Buildable):
+class AnyNetSpace(SearchSpace, Mutable, Relaxable, Buildable, CostSampled):
     name = "anynet"
 
     def __init__(self, max_depth: int = 16, min_width: int = 24, max_width: int = 1024, width_step: int = 8,

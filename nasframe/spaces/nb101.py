@@ -38,7 +38,7 @@ from typing import Sequence
 
 import numpy as np
 
-from nasframe.core.space import Architecture, Buildable, Mutable, Relaxable, SearchSpace
+from nasframe.core.space import Architecture, Buildable, Mutable, NASLibKeyed, Relaxable, SearchSpace
 from nasframe.errors import ArchitectureError, ConfigError
 
 INPUT, OUTPUT = "input", "output"
@@ -108,6 +108,8 @@ def module_hash(matrix: Sequence[Sequence[int]], ops: Sequence[str]) -> str:
 
 def prune(matrix: Sequence[Sequence[int]], ops: Sequence[str]):
     """Drop vertices not on an input->output path; ``None`` if input and output are not connected."""
+    # hand-written: networkx descendants/ancestors give the same sets >3x slower on this hot path
+    # (experiments/bench_nb101_networkx.py)
     n = len(ops)
     fwd, stack = {0}, [0]
     while stack:
@@ -139,6 +141,8 @@ def _canonical(matrix: tuple, ops: tuple) -> tuple:
     graph enumeration (``generate_graphs.py``: bitmasks ascending, then op
     labellings in product order) meets, i.e. the matrix the benchmark stores.
     """
+    # hand-written: networkx.all_topological_sorts gives the same order >3x slower
+    # (experiments/bench_nb101_networkx.py)
     n = len(ops)
     inner = range(1, n - 1)
     best = None
@@ -166,7 +170,7 @@ def _connected(adj: np.ndarray) -> bool:
 # ------------------------------------------------------------------ the space
 
 
-class NB101Space(SearchSpace, Mutable, Relaxable, Buildable):
+class NB101Space(SearchSpace, Mutable, Relaxable, Buildable, NASLibKeyed):
     """NAS-Bench-101 cells (CIFAR-10). Not ``Enumerable``: benchmark tables index cells by ``module_hash``."""
 
     name = "nb101"

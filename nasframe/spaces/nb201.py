@@ -14,12 +14,11 @@ from typing import Sequence
 
 import numpy as np
 
-from nasframe.core.space import (Architecture, Buildable, Decision, Enumerable, Mutable, Relaxable,
-                                 SearchSpace, Sequential)
+from nasframe.core.space import (Architecture, Buildable, Decision, Enumerable, GraphEncoded, Mutable,
+                                 NASLibKeyed, ReferenceNetworks, Relaxable, SearchSpace, Sequential, Tappable)
 from nasframe.errors import ArchitectureError
+from nasframe.spaces.nb201_ops import EDGES, OPS
 
-OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))  # (to, from) in string order
 N_ARCHS = len(OPS) ** len(EDGES)
 DATASETS = {"cifar10": (10, 32), "cifar100": (100, 32), "imagenet16-120": (120, 16)}
 _TOKEN = re.compile(r"^([^~|+]+)~(\d+)$")
@@ -67,7 +66,8 @@ def resolve_dataset(dataset: str | None) -> str:
     return name
 
 
-class NB201Space(SearchSpace, Enumerable, Mutable, Sequential, Relaxable, Buildable):
+class NB201Space(SearchSpace, Enumerable, Mutable, Sequential, Relaxable, Buildable, GraphEncoded, NASLibKeyed,
+                 Tappable, ReferenceNetworks):
     name = "nb201"
     ops = OPS
     edges = EDGES
@@ -225,6 +225,27 @@ class NB201Space(SearchSpace, Enumerable, Mutable, Sequential, Relaxable, Builda
     def input_shape(self, task: str | None = None) -> tuple[int, int, int]:
         _, size = DATASETS[resolve_dataset(task)]
         return (3, size, size)
+
+    # ------------------------------------------------------------ proxy references
+
+    def zero_cost_network(self, arch: NB201Arch, task: str | None = None):
+        """The zero-cost reference code's network (its ``variant="zc"``, see ``nb201_net``)."""
+        from nasframe.spaces.nb201_net import NB201Network
+
+        return NB201Network(arch.op_names, num_classes=DATASETS[resolve_dataset(task)][0], variant="zc")
+
+    def synflow_kept_norms(self) -> tuple[type, ...]:
+        from nasframe.spaces.nb201_net import ResNetReduction
+
+        return (ResNetReduction,)  # the reference keeps the reduction blocks' BN in synflow's copy
+
+    def backbone_taps(self, arch: NB201Arch):
+        from nasframe.spaces.nb201_net import backbone_taps
+
+        return backbone_taps(arch.op_names)
+
+    def largest_backbone(self) -> NB201Arch:
+        return NB201Arch((OPS.index("nor_conv_3x3"),) * len(EDGES))
 
     def flops(self, arch: NB201Arch, task: str | None = None) -> float:
         base, terms = self._complexity("flops", resolve_dataset(task))

@@ -37,7 +37,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from nasframe.errors import ArchitectureError, ConfigError
-from nasframe.spaces.nb201 import EDGES, OPS
+from nasframe.spaces.nb201_ops import EDGES, OPS
+from nasframe.torchutil import Taps
 
 VARIANTS = ("official", "zc")
 
@@ -139,3 +140,21 @@ class NB201Network(nn.Module):
             x = stage(x)
         x = self.global_pool(self.lastact(x)).flatten(1)
         return self.classifier(x)
+
+
+def backbone_taps(op_names: Sequence[str]) -> Taps:
+    """Eproxy's taps: the zero-cost reference network (methods §3.2) without its classifier,
+    tapped after each of the three stages, deepest first."""
+    net = NB201Network(op_names, num_classes=10, variant="zc")
+    del net.classifier, net.lastact, net.global_pool
+
+    def run(body, x):
+        x = body.stem(x)
+        feats = []
+        for stage in body.stages:
+            x = stage(x)
+            feats.append(x)
+        return feats[::-1]
+
+    c = net.stem[0].out_channels
+    return Taps(net, run, [4 * c, 2 * c, c])

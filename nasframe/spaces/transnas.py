@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from nasframe.core.space import (Architecture, Buildable, Decision, Enumerable, Mutable, Relaxable,
-                                 SearchSpace, Sequential)
+                                 SearchSpace, Sequential, Tappable)
 from nasframe.errors import ArchitectureError, ConfigError
 
 # ------------------------------------------------------------------ tasks
@@ -55,8 +55,8 @@ def resolve_task(task: str | None) -> str:
     return name
 
 
-class _TransNASBuildable(Buildable):
-    """``build``/``flops``/``params`` shared by both spaces (the network lives in ``transnas_net``)."""
+class _TransNASBuildable(Buildable, Tappable):
+    """``build``/``flops``/``params``/taps shared by both spaces (the network lives in ``transnas_net``)."""
 
     default_task = "class_scene"
 
@@ -80,6 +80,11 @@ class _TransNASBuildable(Buildable):
     def params(self, arch, task: str | None = None) -> float:
         net = self.build(arch, task)
         return sum(p.numel() for p in net.parameters() if p.requires_grad) / 1e6
+
+    def backbone_taps(self, arch):
+        from nasframe.spaces.transnas_net import backbone_taps
+
+        return backbone_taps(self.check(arch).backbone_code)
 
 
 def _split(text, space: str) -> list[str]:
@@ -117,6 +122,9 @@ class TransNASMicroSpace(SearchSpace, Enumerable, Mutable, Sequential, Relaxable
 
     def sample(self, rng: np.random.Generator) -> MicroArch:
         return MicroArch(tuple(int(x) for x in rng.integers(len(MICRO_OPS), size=len(MICRO_EDGES))))
+
+    def largest_backbone(self) -> MicroArch:
+        return MicroArch((MICRO_OPS.index("conv_3x3"),) * len(MICRO_EDGES))  # 64-41414-3_33_333
 
     def parse(self, text: str) -> MicroArch:
         parts = _split(text, "micro")

@@ -25,6 +25,8 @@ import math
 import torch
 from torch import fx, nn
 
+from nasframe.torchutil import Taps
+
 BASE_CHANNELS = 64
 CELLS_PER_MODULE = 2
 IMAGE_SIZE = 256
@@ -289,3 +291,27 @@ def build_network(code: str, task: str) -> nn.Module:
 
 
 __all__ = ["Backbone", "MicroCell", "BasicBlock", "build_network", "SegmentationDecoder", "GenerativeDecoder"]
+
+
+def backbone_taps(code: str) -> Taps:
+    """Eproxy's taps: the backbone of ``code`` tapped after each module, deepest first."""
+    base, modules, cell = code.split("-")
+    if cell != "basic" and modules == "41414":
+        modules = "41412"  # the reference: the last module of the cell skeleton does not downsample
+    body = Backbone(f"{base}-{modules}-{cell}")
+    chans, c = [], 64
+    for m in modules:
+        c = c * 2 if int(m) in (2, 4) else c
+        chans.append(c)
+
+    def run(b, x):
+        x = b.stem(x)
+        feats = []
+        layers = list(b.layers)
+        for k in range(0, len(layers), CELLS_PER_MODULE):
+            for layer in layers[k:k + CELLS_PER_MODULE]:
+                x = layer(x)
+            feats.append(x)
+        return feats[::-1]
+
+    return Taps(body, run, chans[::-1])

@@ -35,6 +35,7 @@ from typing import Sequence
 import numpy as np
 import torch
 from torch import nn
+from torch.distributions import Normal, kl_divergence
 
 from nasframe.core.evaluator import fitness
 from nasframe.core.strategy import SourceTask
@@ -48,8 +49,10 @@ def epsilon(step: int, start: float, decrease: float, every: int) -> float:
 
 
 def kl_to_prior(mu: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, diag var) || N(0, I))."""
-    return 0.5 * (var + mu ** 2 - 1.0 - torch.log(var)).sum()
+    """KL(N(mu, diag var) || N(0, I)), summed over the dimensions of z."""
+    posterior = Normal(mu, var.sqrt())
+    prior = Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    return kl_divergence(posterior, prior).sum()
 
 
 class ContextEncoder(nn.Module):
@@ -74,7 +77,7 @@ class ContextEncoder(nn.Module):
 
     def sample(self, context: torch.Tensor):
         mu, var = self.posterior(context)
-        return mu + var.sqrt() * torch.randn_like(mu), mu, var
+        return Normal(mu, var.sqrt()).rsample(), mu, var  # reparameterised: gradients reach mu and var
 
 
 def product_of_gaussians(mu_n: torch.Tensor, var_n: torch.Tensor):

@@ -20,7 +20,6 @@ or read from a table, never the search objective's held-out values.
 from __future__ import annotations
 
 import copy
-import csv
 import math
 import sys
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nasframe.core.space import Architecture, Buildable, Relaxable
+from nasframe.core.space import Architecture, Bounded, Buildable, CostSampled, GraphEncoded, Relaxable
 from nasframe.core.strategy import Strategy
 from nasframe.errors import ConfigError, DataError, DataNotFound
 
@@ -49,8 +48,7 @@ class TopologyEncoding:
     def __init__(self, space):
         self.space = space
         self.rows, self.options = np.asarray(space.encode(space.sample(np.random.default_rng(0)))).shape
-        adj = getattr(space, "adjacency", None)
-        self.adjacency = None if adj is None else np.asarray(adj, dtype=np.float32)
+        self.adjacency = np.asarray(space.adjacency, dtype=np.float32) if isinstance(space, GraphEncoded) else None
         self.graph = self.adjacency is not None and len(self.adjacency) == self.rows + 2
 
     def start(self, archs) -> np.ndarray:
@@ -105,9 +103,8 @@ class SizeEncoding:
                           for i in range(256)])
         self.mean = probe.mean(0)
         self.std = np.where(probe.std(0) > 1e-12, probe.std(0), 1.0)
-        bounds = getattr(space, "bounds", None)
-        bounds = bounds() if callable(bounds) else bounds
-        self.bounds = None if bounds is None else tuple(np.asarray(b, dtype=np.float64) for b in bounds)
+        self.bounds = (tuple(np.asarray(b, dtype=np.float64) for b in space.bounds())
+                       if isinstance(space, Bounded) else None)
 
     def start(self, archs) -> np.ndarray:
         x = np.stack([np.asarray(self.space.encode(a), dtype=np.float64) for a in archs])
@@ -153,37 +150,19 @@ def encoding_for(space):
 
 
 class CostTable:
-    """A per-architecture cost column from a CSV (key column: canonical strings or NASLib NB201 tuples)."""
+    """A per-architecture cost column from a CSV (key column: canonical strings or NASLib keys),
+    read by the one cost-CSV reader, ``nasframe.benchmarks.costs.read_cost_csv``."""
 
     def __init__(self, space, path, column: str, key: str = "net"):
+        from nasframe.benchmarks.costs import read_cost_csv
+
         path = Path(path).expanduser()
         if not path.is_file():
             raise DataNotFound(f"cost table {path} does not exist; give strategy.cost.path a CSV with a "
                                f"'{key}' column and a '{column}' column")
-        self.values: dict[Architecture, float] = {}
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f)
-            missing = [c for c in (key, column) if c not in (reader.fieldnames or [])]
-            if missing:
-                raise DataError(f"cost table {path} has no column {', '.join(missing)}; its columns are "
-                                f"{', '.join(reader.fieldnames or [])}")
-            for line, row in enumerate(reader, start=2):
-                self.values[self._arch(space, row[key], path, line)] = float(row[column])
+        archs, columns = read_cost_csv(space, path, [column], key=key)
+        self.values: dict[Architecture, float] = dict(zip(archs, columns[column].tolist()))
         self.name = f"{path.name}:{column}"
-
-    @staticmethod
-    def _arch(space, text, path, line):
-        try:
-            return space.parse(text)
-        except Exception:
-            pass
-        if space.name == "nb201":
-            try:
-                return space.from_naslib(text)
-            except ValueError:
-                pass
-        raise DataError(f"{path} line {line}: '{text}' is neither an architecture string of space "
-                        f"'{space.name}' nor a NASLib NB201 tuple")
 
     def __call__(self, arch) -> float:
         if arch not in self.values:
@@ -439,7 +418,7 @@ class PredNAS(Strategy):
     def _direct_interval(self):
         """The cost interval when the space can sample inside it directly, else None."""
         interval = self._interval()
-        if interval is None or not hasattr(self.space, "sample_in_range") or \
+        if interval is None or not isinstance(self.space, CostSampled) or \
                 self.cost_cfg.get("kind", "flops") not in ("flops", "params"):
             return None
         return interval

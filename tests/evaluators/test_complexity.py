@@ -8,7 +8,6 @@ from torch import nn
 
 from nasframe.core.evaluator import fitness
 from nasframe.errors import CapabilityError, ConfigError
-from nasframe.evaluators.auto import fallback_evaluator
 from nasframe.evaluators.complexity import FlopsEvaluator, ParamsEvaluator
 from nasframe.spaces.flops import count_flops, count_macs, profile_macs
 from nasframe.spaces.nb201 import NB201Space
@@ -127,6 +126,17 @@ def test_failure_is_recorded_not_raised():
     assert ev.failed and "out of memory" in ev.failure and ev.values["flops"] == -math.inf
 
 
-def test_auto_fallbacks_build():
-    assert isinstance(fallback_evaluator(SPACE, "flops"), FlopsEvaluator)
-    assert isinstance(fallback_evaluator(SPACE, "params"), ParamsEvaluator)
+@pytest.mark.parametrize("name, cls", [("flops", FlopsEvaluator), ("params", ParamsEvaluator)])
+def test_auto_fallbacks_build_from_their_configs(name, cls, tmp_path):
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    from nasframe.cli import register_resolvers
+
+    register_resolvers()
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    with initialize_config_dir(config_dir=str(conf), version_base=None):
+        cfg = compose("config", overrides=["evaluator=auto", f"evaluator/fallback={name}", f"data.root={tmp_path}"])
+    assert isinstance(instantiate(cfg.evaluator, space=SPACE), cls)  # no table under data.root

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from nasframe.core.space import Architecture, Buildable, SearchSpace
+from nasframe.core.space import Architecture, Buildable, SearchSpace, Tappable
 from nasframe.evaluators import eproxy as ep
 from nasframe.evaluators.eproxy import EproxyEvaluator, ProxyNet, Taps, branch_target, load_bases
 from nasframe.errors import ConfigError
@@ -27,7 +27,7 @@ class Width(Architecture):
         return hash(self.w)
 
 
-class TinySpace(SearchSpace, Buildable):
+class TinySpace(SearchSpace, Buildable, Tappable):
     """Two-stage conv backbones of width w, tapped like NB201 (deepest first)."""
 
     name = "tiny"
@@ -41,7 +41,7 @@ class TinySpace(SearchSpace, Buildable):
     def __contains__(self, a):
         return isinstance(a, Width)
 
-    def eproxy_taps(self, arch):
+    def backbone_taps(self, arch):
         w = arch.w
         body = nn.ModuleList([nn.Sequential(nn.Conv2d(3, w, 3, stride=2, padding=1), nn.ReLU()),
                               nn.Sequential(nn.Conv2d(w, 2 * w, 3, stride=2, padding=1), nn.ReLU())])
@@ -53,7 +53,10 @@ class TinySpace(SearchSpace, Buildable):
         return Taps(body, run, [2 * w, w])
 
     def build(self, arch, task=None):
-        return self.eproxy_taps(arch)
+        return self.backbone_taps(arch)
+
+    def input_shape(self, task=None):
+        return (3, 32, 32)
 
     def flops(self, arch, task=None):
         return float(arch.w)
@@ -156,11 +159,11 @@ def test_stored_targets_regenerate_from_their_seed():
 
 
 def test_head_is_conv_relu_bn_and_failure_is_recorded_not_raised():
-    net = ProxyNet(TinySpace().eproxy_taps(Width(4)), GENOME)
+    net = ProxyNet(TinySpace().backbone_taps(Width(4)), GENOME)
     assert [type(m) for m in net.heads[0]] == [nn.Conv2d, nn.ReLU, nn.BatchNorm2d]
 
     class Broken(TinySpace):
-        def eproxy_taps(self, arch):
+        def backbone_taps(self, arch):
             raise RuntimeError("boom")
 
     ev = EproxyEvaluator(Broken(), genome=GENOME)

@@ -141,3 +141,21 @@ def test_catch_kill_and_resume_during_meta_training(tmp_path):
     hist = run_killed_and_resumed(tmp_path, lambda: CATCH(meta_queries=12, **SMALL), kill_at=9,
                                   queries=20, sources=[("src", (0, 0, 1, 1))], kill_in="source")
     assert len(hist) == 32
+
+
+def test_kl_and_draw_from_torch_distributions_equal_the_closed_forms():
+    import torch
+
+    torch.manual_seed(0)
+    mu = torch.randn(300, 10)
+    var = torch.nn.functional.softplus(torch.randn(300, 10)) + 1e-6
+    closed = 0.5 * (var + mu ** 2 - 1.0 - torch.log(var)).sum()
+    assert kl_to_prior(mu, var).item() == pytest.approx(closed.item(), rel=1e-6)
+    enc = ContextEncoder(width=4, z_dim=3, hidden=8, layers=2)
+    ctx = torch.randn(5, 5)
+    torch.manual_seed(1)
+    z, m, v = enc.sample(ctx)
+    torch.manual_seed(1)
+    assert torch.allclose(z, m + v.sqrt() * torch.randn_like(m))  # mu + sigma * eps, same eps
+    z.sum().backward()
+    assert all(p.grad is not None for p in enc.parameters())  # reparameterised: gradients reach the encoder
