@@ -35,7 +35,7 @@ epochs, 5 seeds, 520 target archs per task (20 calibration + 500 evaluated: a
 stable SRCC) and 1,000 adapter archs. Graphs to build for TNB micro: 520 per
 target task (6 tasks) + 1,000 for the knowledge task = 4,120, cached across runs.
 
-    python experiments/aiop_transfer.py --data /work/shared/data --jobs 2
+    python experiments/aiop_transfer.py --data ../shared/data --jobs 2
 
 writes ``experiments/aiop_transfer/{results.json,tables.md,scatter_<task>.png}``.
 """
@@ -391,7 +391,7 @@ def plot_scatter(scatter, task, out: Path) -> None:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default="/work/shared/data", help="data root laid out like shared/data")
+    ap.add_argument("--data", default="../shared/data", help="data root laid out like shared/data")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     ap.add_argument("--knowledge", nargs="+", default=["class_object"], help="K-adapter tasks")

@@ -37,7 +37,7 @@ def cpu_seconds() -> float:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default="/work/shared/data")
+    ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--n", type=int, default=FULL, help="NB201 graphs (prefix of the official order)")
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--workers", type=int, default=2, help="processes building missing graphs")

@@ -1,6 +1,6 @@
 """Cost of one 70-query PredNAS run on NB201 (target: <= 60 s on 2 cores), next to REA in the same process.
 
-    python experiments/bench_prednas.py --root /work/shared/data [--repeats 1]
+    python experiments/bench_prednas.py --root ../shared/data [--repeats 1]
 
 The machine may be shared, so the ratio PredNAS / REA is printed as well as
 the wall and CPU seconds (process CPU time is less sensitive to other load).

@@ -1,6 +1,6 @@
 """Eproxy (base genome, or ``--genome FILE``) on NB201 CIFAR-10 next to the params and flops baselines.
 
-    nice -n 5 python experiments/eproxy_nb201.py --n 1000 --data /work/shared/data --out results/eproxy_nb201
+    nice -n 5 python experiments/eproxy_nb201.py --n 1000 --data ../shared/data --out results/eproxy_nb201
 
 Scores ``n`` architectures drawn with ``--seed`` from the whole space
 (excluding ``--exclude``, e.g. a DPS run's fitness set), and prints Spearman
@@ -34,7 +34,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--genome", default=None)
-    ap.add_argument("--data", default="/work/shared/data")
+    ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--out", default="results/eproxy_nb201")
     ap.add_argument("--exclude", default=None, help="a file with one arch string per line to leave out")
     ap.add_argument("--minutes", type=float, default=None, help="stop after this many minutes")

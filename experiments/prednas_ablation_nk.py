@@ -1,6 +1,6 @@
 """PredNAS Table VIII: N (random training samples) and K (pool members queried), NB201 CIFAR-100.
 
-    python experiments/prednas_ablation_nk.py --root /work/shared/data --seeds 6 --out results/prednas_helper/ablation_nk
+    python experiments/prednas_ablation_nk.py --root ../shared/data --seeds 6 --out results/prednas_helper/ablation_nk
 
 The paper's grid: N in {10..50} at K=40, and K in {10..50} at N=30 (budget
 N+K, 15 repeats). One in-process run per (N, seed) through

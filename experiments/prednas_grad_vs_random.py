@@ -19,7 +19,7 @@ Reported: true validation accuracy of each pool's top-k (mean of the k and
 best of the k), mean ± std over seeds, and how often (paired by seed)
 gradient's top-k mean beats random's.
 
-    python experiments/prednas_grad_vs_random.py --root /work/shared/data --seeds 10 --out results/prednas_helper/grad_vs_random
+    python experiments/prednas_grad_vs_random.py --root ../shared/data --seeds 10 --out results/prednas_helper/grad_vs_random
 """
 from __future__ import annotations
 

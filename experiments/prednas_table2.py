@@ -2,7 +2,7 @@
 
 Recipe (one Hydra multirun per budget, then the report):
 
-    python experiments/prednas_table2.py run --root /work/shared/data --out runs/prednas_table2
+    python experiments/prednas_table2.py run --root ../shared/data --out runs/prednas_table2
     python experiments/prednas_table2.py report runs/prednas_table2
 
 ``run`` executes, for each budget q, two Hydra multiruns,

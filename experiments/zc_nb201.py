@@ -1,7 +1,7 @@
 """Our zero-cost proxies on NB201 (CIFAR-10) vs the published NAS-Bench-Suite-Zero values.
 
     nice -n 5 python experiments/zc_nb201.py --proxies synflow,params,flops --n 1000 \
-        --data /work/shared/data --out results/zc_nb201
+        --data ../shared/data --out results/zc_nb201
 
 For ``n`` architectures drawn (seed ``--seed``) from those listed in
 ``nasbench201/nb201_zc_proxies.csv`` it computes each proxy with
@@ -46,7 +46,7 @@ def main() -> None:
     ap.add_argument("--proxies", default="synflow,params,flops")
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--data", default="/work/shared/data")
+    ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--out", default="results/zc_nb201")
     ap.add_argument("--save-every", type=int, default=20)
     ap.add_argument("--first", type=int, default=None,

@@ -21,29 +21,7 @@ import networkx as nx
 ROOT = Path(__file__).resolve().parent.parent / "nasframe"
 NEUTRAL_SPACE_MODULES = {"nasframe.spaces", "nasframe.spaces.flops"}
 
-# What the rules find on this branch. Each entry is removed by the helper named; the lead empties
-# the set at merge. The test asserts the set equals what is found, so it can only shrink.
-KNOWN_VIOLATIONS = {
-    # helper "loop": core/shared.py's Optuna special case, core/runner.py's plot
-    ("core-imports-outside", "nasframe.core.shared", "nasframe.strategies.optuna_sampler"),
-    ("core-imports-outside", "nasframe.core.runner", "nasframe.analysis.plots"),
-    # helper "house20": evaluators/strategies -> concrete spaces
-    ("concrete-space", "nasframe.evaluators.eproxy", "nasframe.spaces.eproxy_config"),
-    ("concrete-space", "nasframe.evaluators.eproxy", "nasframe.spaces.nb201"),
-    ("concrete-space", "nasframe.evaluators.eproxy", "nasframe.spaces.nb201_net"),
-    ("concrete-space", "nasframe.evaluators.eproxy", "nasframe.spaces.transnas_net"),
-    ("concrete-space", "nasframe.evaluators.zerocost", "nasframe.spaces.nb201"),
-    ("concrete-space", "nasframe.evaluators.zerocost", "nasframe.spaces.nb201_net"),
-    ("concrete-space", "nasframe.strategies.dps", "nasframe.spaces.eproxy_config"),
-    # one package cycle through almost everything: the two core edges above (loop) close it through
-    # core; without them it is evaluators.dps_fitness -> analysis.correlate -> compose ->
-    # evaluators.auto, which house20 opens by removing evaluators -> analysis
-    ("package-cycle", "nasframe.analysis", "nasframe.benchmarks", "nasframe.compose", "nasframe.core",
-     "nasframe.evaluators", "nasframe.graphs", "nasframe.predictors", "nasframe.proxies", "nasframe.spaces",
-     "nasframe.strategies"),
-    # helper "house20": the nb201 <-> nb201_net file circle
-    ("module-cycle", "nasframe.spaces.nb201", "nasframe.spaces.nb201_net"),
-}
+KNOWN_VIOLATIONS: set = set()  # none: every rule holds; a new violation fails the test
 
 
 def module_name(path: Path) -> str:

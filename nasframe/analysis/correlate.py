@@ -1,7 +1,8 @@
 """Rank correlation of any evaluator with a benchmark's validation and test values.
 
-    python -m nasframe.analysis.correlate space=nb201 evaluator=zc proxy=synflow \
-        sample=1000 data.root=/work/shared/data
+    python -m nasframe.correlate space=nb201 evaluator=zc proxy=synflow sample=1000 data.root=../shared/data
+
+(the command lives in ``nasframe.correlate``; this module is the library it calls).
 
 Draws
 ``sample`` architectures (seeded; optionally only those listed in ``pool``, a
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from nasframe import ranking
-from nasframe.errors import ConfigError, DataError, NasframeError
+from nasframe.errors import DataError
 from nasframe.ranking import rank_correlations  # noqa: F401  (part of this module's API)
 
 ARCH_COLUMNS = ("arch_str", "net_str", "arch", "ArchitectureString")
@@ -160,56 +161,3 @@ def _summary_line(r: dict) -> str:
         lines.append(f"  exact rank average over the set: val ρ={e['val']['spearman']:.4f}" +
                      (f" test ρ={e['test']['spearman']:.4f}" if "test" in e else ""))
     return "\n".join(lines)
-
-
-def run(cfg) -> dict:
-    from nasframe.compose import instantiate
-    from nasframe.evaluators.lookup import BenchmarkLookup
-
-    space = instantiate(cfg.space, "space")
-    evaluator = instantiate(cfg.evaluator, "evaluator", space=space)
-    dataset = cfg.benchmark.get("task") or cfg.benchmark.get("dataset")
-    truth = BenchmarkLookup(space, dataset=dataset, root=cfg.data.root, path=cfg.benchmark.path,
-                            epoch_mode=cfg.benchmark.get("epoch_mode", "final"))
-    archs = choose_archs(space, int(cfg.sample), int(cfg.seed), cfg.get("pool"))
-    reference = None
-    if cfg.get("reference"):
-        path, _, column = str(cfg.reference).rpartition(":")
-        if not path:
-            raise ConfigError(f"reference must be FILE:COLUMN, got '{cfg.reference}'")
-        reference = read_column_by_arch(path, column)
-    from nasframe.compose import choices
-
-    proxy = cfg.evaluator.get("proxy")
-    if proxy is None:
-        label = choices().get("evaluator") or type(evaluator).__name__
-    else:
-        label = proxy if isinstance(proxy, str) else "+".join(proxy)
-    from nasframe.compose import output_dir
-
-    result = correlate(space, evaluator, truth, archs, reference, output_dir(), bool(cfg.progress), label)
-    print(_summary_line(result))
-    print(f"-> {output_dir()}")
-    return result
-
-
-def main() -> None:
-    import hydra
-
-    from nasframe.compose import CONF_DIR, register_resolvers
-
-    register_resolvers()
-
-    @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="correlate")
-    def _main(cfg) -> None:
-        try:
-            run(cfg)
-        except NasframeError as e:
-            print(f"error: {e}", file=sys.stderr)
-            sys.exit(2)
-
-    _main()
-
-
-if __name__ == "__main__":
-    main()

@@ -165,7 +165,7 @@ def pytest_generate_tests(metafunc):
 
 
 def build(cfg, out, names, evaluator=None):
-    from nasframe.cli import build_run, register_resolvers
+    from nasframe.compose import build_run, register_resolvers
 
     register_resolvers()
     runner = build_run(cfg, out, names)

@@ -168,7 +168,7 @@ def _crash_run(overrides, out, seed, crash_at=None, resume=False, checkpoint_sec
     from omegaconf import OmegaConf
 
     from nasframe.api import compose
-    from nasframe.cli import instantiate
+    from nasframe.compose import instantiate
     from nasframe.core.runner import Budget, Runner
     from nasframe.spaces.nb201 import NB201Space
 

@@ -133,7 +133,7 @@ def test_auto_fallbacks_build_from_their_configs(name, cls, tmp_path):
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
-    from nasframe.cli import register_resolvers
+    from nasframe.compose import register_resolvers
 
     register_resolvers()
     conf = Path(__file__).resolve().parents[2] / "conf"

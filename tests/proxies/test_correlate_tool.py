@@ -31,7 +31,7 @@ def test_params_correlation_matches_the_published_column(shared_data, tmp_path):
 @pytest.mark.slow
 def test_correlate_command_line(shared_data, tmp_path):
     out = tmp_path / "run"
-    p = subprocess.run([sys.executable, "-m", "nasframe.analysis.correlate", "space=nb201", "evaluator=zc",
+    p = subprocess.run([sys.executable, "-m", "nasframe.correlate", "space=nb201", "evaluator=zc",
                         "proxy=[params,flops]", "evaluator.reference_size=4", "sample=6",
                         f"data.root={shared_data}", f"hydra.run.dir={out}", "progress=false"],
                        capture_output=True, text=True, timeout=600)
