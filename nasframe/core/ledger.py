@@ -14,6 +14,7 @@ and ``resume=true`` continues it.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import pickle
@@ -239,6 +240,7 @@ class Ledger:
         keep = checkpoint["records"] if checkpoint else 0
         atomic_write_bytes(self.history_path, b"".join(lines))
         self._pending, self._offset = lines[keep:], sum(map(len, lines[:keep]))
+        self._digest = hashlib.sha256(b"".join(lines[:keep]))
         self._file = open(self.history_path, "ab")
         return checkpoint, history
 
@@ -286,6 +288,7 @@ class Ledger:
             if line == self._pending[0]:  # a replayed record, already on disk
                 self._pending.pop(0)
                 self._offset += len(line)
+                self._digest.update(line)
                 return
             # the run went another way than the recorded one: its unreplayed tail goes
             self._file.flush()
@@ -294,6 +297,16 @@ class Ledger:
         self._file.write(line)
         self._file.flush()
         self._offset += len(line)
+        self._digest.update(line)
+
+    def digest(self) -> str:
+        """SHA-256 of the history lines confirmed or written so far (a checkpoint records it, so a
+        resume can tell that the lines it covers were not edited since)."""
+        return self._digest.hexdigest()
+
+    @classmethod
+    def digest_of(cls, records: list[dict]) -> str:
+        return hashlib.sha256(b"".join(cls._line(r) for r in records)).hexdigest()
 
     @writing
     def save_checkpoint(self, state: dict) -> None:

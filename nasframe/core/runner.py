@@ -284,14 +284,12 @@ class Runner:
                 raise NasframeError(f"{path}, line {line}: {rec['arch']!r} is not an architecture of space "
                                     f"'{self.space.name}' ({e}); the ledger was edited or comes from another "
                                     "run: restore it or start a new run folder") from None
-        if checkpoint is None or "seen" not in checkpoint:
+        if checkpoint is None or "ledger_sha256" not in checkpoint:
             return
-        known = {a for a, _ in checkpoint["seen"]}
-        for line, rec in enumerate(recorded[:checkpoint["records"]], start=1):
-            if rec["phase"] == "search" and rec["arch"] not in known:
-                raise NasframeError(f"{path}, line {line}: {rec['arch']} is not what the checkpoint recorded; "
-                                    "the ledger was edited: restore it, or delete checkpoint.pkl to resume "
-                                    "from the ledger alone")
+        n = checkpoint["records"]
+        if Ledger.digest_of(recorded[:n]) != checkpoint["ledger_sha256"]:
+            raise NasframeError(f"{path}: its first {n} lines are not what the checkpoint recorded; the ledger "
+                                "was edited: restore it, or delete checkpoint.pkl to resume from the ledger alone")
 
     def _say_if_space_runs_out(self) -> None:
         if self.strategy.distinct and isinstance(self.space, Enumerable) and self.budget.queries > len(self.space):
@@ -400,6 +398,7 @@ class Runner:
         states = {p.name: p.state() for p in self.plugins}
         self.ledger.save_checkpoint({
             "step": step, "sim": sim, "epochs": self._epochs, "wall": self._wall(), "records": self._records,
+            "ledger_sha256": self.ledger.digest(),
             "counters": dict(self._counters), "pretrained": True,
             "strategy": self.strategy.state_dict(), "told": len(self.strategy.history),
             "torch_rng": _torch_rng_state(), "py_rng": random.getstate(), "np_rng": np.random.get_state(),

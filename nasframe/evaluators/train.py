@@ -126,6 +126,13 @@ class TrainEvaluator(MultiFidelity, Evaluator):
             raise ConfigError("evaluator.epochs, batch_size and eval_batch_size must be positive integers")
         if float(lr) <= 0:
             raise ConfigError(f"evaluator.lr must be positive, got {lr}")
+        from nasframe.benchmarks import data_root
+
+        root = data_root(root)
+        if root is None:
+            raise ConfigError("evaluator=train trains on images under data.root: set data.root=DIR (or "
+                              "NASFRAME_DATA) to a folder holding cifar-10-batches-py/, cifar-100-python/, "
+                              "ImageNet16/ or an ImageFolder <dataset>/train/<class>/*.png")
         self.space, self.root = space, root
         self.epochs, self.batch_size, self.eval_batch_size = int(epochs), int(batch_size), int(eval_batch_size)
         self.lr, self.momentum, self.nesterov = float(lr), float(momentum), bool(nesterov)

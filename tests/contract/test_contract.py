@@ -24,6 +24,7 @@ import copy
 import csv
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +49,7 @@ SMALL = {
     "rea_tnb": ["strategy.population_size=3", "strategy.sample_size=2"],
     "rea_transfer": ["strategy.population_size=3", "strategy.sample_size=2", "strategy.pretrain_queries=4",
                      "strategy.seeds=2"],
-    "dps": ["strategy.population_size=3", "strategy.tournament_size=2"],
+    "dps": ["strategy.population_size=3", "strategy.sample_size=2"],
     "ppo": ["strategy.memory_size=4"],
     "ppo_transfer": ["strategy.memory_size=4", "strategy.pretrain_queries=4"],
     "catch": ["strategy.memory_size=4", "strategy.meta_queries=4", "strategy.steps_per_iteration=2",
@@ -203,8 +204,6 @@ def strategy_overrides(conf, st, sp, out, queries, resume=False):
           *SMALL.get(st, [])]
     if uses_sources(conf, st):
         ov.append("transfer.sources=[src]")
-    if st == "dps" and isinstance(space_of(conf, sp), Baselined):
-        ov.append("strategy.include_base=true")
     return ov
 
 
@@ -358,6 +357,14 @@ def evaluator_overrides(ev, sp, tmp_path, shared, table):
         ov.append("evaluator.reference_size=4")
     if ev == "aiop":
         ov.append(f"evaluator.model={aiop_model(tmp_path)}")
+    if ev == "train":  # a few 32x32 images in an ImageFolder, one epoch: seconds, not minutes
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))
+        from train_layouts import write_image_folder
+
+        write_image_folder(tmp_path / "data" / "tiny", classes=tuple("abcdefghij"), per_class=2, side=32,
+                           splits=("train", "val", "test"))
+        ov += [f"data.root={tmp_path / 'data'}", "benchmark.dataset=tiny", "evaluator.epochs=1",
+               "evaluator.batch_size=4", "evaluator.eval_batch_size=8", "evaluator.threads=1"]
     if sp.startswith("transnas") and not any(o.startswith("benchmark.task") for o in ov):
         ov.append("benchmark.task=class_scene")
     return ov

@@ -58,24 +58,26 @@ class TinyParabola(Parabola):
 
 
 class DiskFullREA(RegularizedEvolution):
-    """REA whose process sees "No space left on device" from the $DISK_FULL_AT-th checkpoint write on,
-    as a full disk would (os.replace is how every checkpoint lands)."""
+    """REA whose process sees "No space left on device" when the ledger appends its $DISK_FULL_AT-th
+    line, and at every later write, as a disk that fills up mid-run would (the ledger appends a line
+    per query; checkpoints are only written every few seconds)."""
 
     def setup(self, space, objectives, rng):
         super().setup(space, objectives, rng)
         at = int(os.environ.get("DISK_FULL_AT", "0"))
         if not at:
             return
-        real, calls = os.replace, [0]
+        from nasframe.core.ledger import Ledger
 
-        def replace(src, dst, *a, **k):
-            if str(dst).endswith("checkpoint.pkl"):
-                calls[0] += 1
-                if calls[0] >= at:
-                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
-            return real(src, dst, *a, **k)
+        real, calls = Ledger._line, [0]
 
-        os.replace = replace
+        def line(record):
+            calls[0] += 1
+            if calls[0] >= at:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "history.jsonl")
+            return real(record)
+
+        Ledger._line = staticmethod(line)
 
 
 class GatedFlops(FlopsEvaluator):
