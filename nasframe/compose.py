@@ -204,7 +204,12 @@ def adopt_moved_data(config: dict, run: Path) -> dict:
     recorded = run / "config.json"
     if not recorded.is_file():
         return config
-    old = json.loads(recorded.read_text())
+    try:
+        old = json.loads(recorded.read_text())
+    except (OSError, ValueError):
+        return config  # a damaged config.json: the ledger refuses it in one sentence
+    if not isinstance(old, dict):
+        return config
     from nasframe.core.ledger import comparable_config
 
     if comparable_config(_identity(old)) != comparable_config(_identity(config)):
@@ -215,7 +220,8 @@ def adopt_moved_data(config: dict, run: Path) -> dict:
                           f"{', '.join(h[:12] for h in hashes) or 'none'}, the data found now has "
                           f"{', '.join(h[:12] for h in config['data_sha256']) or 'none'}); resume with the "
                           "data the run started with or start a new run folder")
-    adopted = {**old, **{k: config[k] for k in ("resume", "progress", "plot") if k in config}}
+    # the budget may grow on resume (the ledger checks how): it is the new one, like the runtime keys
+    adopted = {**old, **{k: config[k] for k in ("resume", "progress", "plot", "budget") if k in config}}
     if "data_sha256" not in old:
         adopted.pop("data_sha256", None)
     return adopted

@@ -12,7 +12,8 @@ TESTS = REPO / "tests"
 
 
 def cli(args, module="nasframe", cwd=REPO):
-    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env = {k: v for k, v in os.environ.items() if k != "NASFRAME_DATA"}  # data only where a test gives it
+    env["PYTHONPATH"] = f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -101,11 +102,9 @@ def tiny_nb201_table(folder: Path, seed: int = 0) -> Path:
 
 def test_run_folders_are_named_after_the_resolved_evaluator(tmp_path):
     """The README's order: a data-free run, then the real table; the second must not hit the first's folder."""
-    empty = tmp_path / "empty"
-    empty.mkdir()
     data = tiny_nb201_table(tmp_path / "data")
     common = ["strategy=random", "budget.queries=3", "progress=false", "plot=false"]
-    first = cli([*common, f"data.root={empty}"], cwd=tmp_path)
+    first = cli(common, cwd=tmp_path)  # no data.root (and no NASFRAME_DATA): the data-free proxy
     assert first.returncode == 0, first.stderr
     assert "python -m nasframe.data" in first.stderr and "download" in first.stderr  # how to get data
     second = cli([*common, f"data.root={data}"], cwd=tmp_path)

@@ -119,8 +119,11 @@ def test_wall_seconds_counts_the_replayed_lines_once(shared_data, tmp_path, keep
     assert 1 <= covered < 45  # checkpoints are written on a schedule; the ledger has the rest
     replayed = 45 - covered if keep_checkpoint else 45
     path = out / "history.jsonl"
-    lines = [{**json.loads(line), "wall_time": 100.0} for line in path.read_text().splitlines()]
-    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    # only the lines a resume replays: those the checkpoint covers are fixed by its ledger digest
+    first = covered if keep_checkpoint else 0
+    lines = [{**json.loads(line), **({"wall_time": 100.0} if i >= first else {})}
+             for i, line in enumerate(path.read_text().splitlines())]
+    path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in lines))
     if not keep_checkpoint:
         (out / "checkpoint.pkl").unlink()
     assert cli(base_args(shared_data, out, ["resume=true"])).returncode == 0

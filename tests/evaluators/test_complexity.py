@@ -127,7 +127,7 @@ def test_failure_is_recorded_not_raised():
 
 
 @pytest.mark.parametrize("name, cls", [("flops", FlopsEvaluator), ("params", ParamsEvaluator)])
-def test_auto_fallbacks_build_from_their_configs(name, cls, tmp_path):
+def test_auto_fallbacks_build_from_their_configs(name, cls, tmp_path, monkeypatch):
     from pathlib import Path
 
     from hydra import compose, initialize_config_dir
@@ -138,5 +138,6 @@ def test_auto_fallbacks_build_from_their_configs(name, cls, tmp_path):
     register_resolvers()
     conf = Path(__file__).resolve().parents[2] / "conf"
     with initialize_config_dir(config_dir=str(conf), version_base=None):
-        cfg = compose("config", overrides=["evaluator=auto", f"evaluator/fallback={name}", f"data.root={tmp_path}"])
-    assert isinstance(instantiate(cfg.evaluator, space=SPACE), cls)  # no table under data.root
+        cfg = compose("config", overrides=["evaluator=auto", f"evaluator/fallback={name}"])
+    monkeypatch.delenv("NASFRAME_DATA", raising=False)
+    assert isinstance(instantiate(cfg.evaluator, space=SPACE), cls)  # no data root given: the fallback
