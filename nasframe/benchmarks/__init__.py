@@ -85,6 +85,16 @@ def check_root(root) -> None:
                         "nasbench201/ (or give one file with benchmark.path=FILE)")
 
 
+def existing_source(source: Path | None, root: Path | None, what: str, where_to_put: str) -> Path:
+    """The benchmark file a loader reads, or one sentence saying where it was looked for and what to do."""
+    if source is None:
+        where = f"under {root}" if root else "(no data.root or NASFRAME_DATA given)"
+        raise DataNotFound(f"no {what} table found {where}; point data.root at a folder with {where_to_put}")
+    if not source.exists():
+        raise DataError(f"benchmark file {source} does not exist; fix benchmark.path or data.root")
+    return source
+
+
 def first_existing(candidates) -> Path | None:
     for c in candidates:
         if c is not None and Path(c).exists():

@@ -45,10 +45,10 @@ from pathlib import Path
 
 import numpy as np
 
-from nasframe.benchmarks import Benchmark, first_existing
+from nasframe.benchmarks import Benchmark, existing_source, first_existing
 from nasframe.benchmarks.table import BenchmarkTable, cached
 from nasframe.core.evaluator import Objective
-from nasframe.errors import ArchitectureError, ConfigError, DataError, DataNotFound
+from nasframe.errors import ArchitectureError, ConfigError, DataError
 from nasframe.spaces.nb101 import NB101Space, module_hash, prune
 
 FILE_NAMES = ("nasbench_only108.tfrecord", "nasbench_full.tfrecord", "nasbench_only108.pkl", "zc_nasbench101.json",
@@ -278,12 +278,8 @@ def load(space, dataset: str | None = None, root: Path | None = None, path: Path
     if not isinstance(space, NB101Space):
         raise ConfigError(f"the NB101 benchmark needs space 'nb101', got '{getattr(space, 'name', space)}'")
     source = path or locate(root)
-    if source is None:
-        where = f"under {root}" if root else "(no data.root or NASFRAME_DATA given)"
-        raise DataNotFound(f"no NB101 table found {where}; point data.root at a folder with nasbench101/"
-                           f"{FILE_NAMES[0]} (or {', '.join(FILE_NAMES[1:])}) or benchmark.path at one of them")
-    if not source.exists():
-        raise DataError(f"benchmark file {source} does not exist; fix benchmark.path or data.root")
+    source = existing_source(source, root, "NB101", f"nasbench101/{FILE_NAMES[0]} (or {', '.join(FILE_NAMES[1:])}) "
+                                                    "or benchmark.path at one of them")
     fmt = detect_format(source)
     readers = {"tfrecord": lambda: read_tfrecord(space, source, epochs, verify),
                "pickle": lambda: read_pickle(space, source, epochs),

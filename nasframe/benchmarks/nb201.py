@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from nasframe.benchmarks import Benchmark, first_existing, nan_array
+from nasframe.benchmarks import Benchmark, existing_source, first_existing, nan_array
 from nasframe.benchmarks.safe_load import fix_hint
 from nasframe.benchmarks.table import BenchmarkTable, cached, csv_rows, parse_float
 from nasframe.core.evaluator import Objective
-from nasframe.errors import DataError, DataNotFound
+from nasframe.errors import DataError
 from nasframe.spaces.nb201 import resolve_dataset
 
 CSV_NAME = "nb201_all_15625.csv"
@@ -140,12 +140,8 @@ def load(space, dataset: str | None, root: Path | None = None, path: Path | None
         if partial is not None:  # a table exists, just not for this dataset: that is not "no data"
             raise DataError(f"{partial} has no {ds} columns ({', '.join(CSV_COLUMNS[ds])}) and no official "
                             f"NB201 file is under {root}; add one or choose another benchmark.dataset")
-    if source is None:
-        where = f"under {root}" if root else "(no data.root or NASFRAME_DATA given)"
-        raise DataNotFound(f"no NB201 table found {where}; point data.root at a folder with "
-                        f"nasbench201/{CSV_NAME} or benchmark.path at an official NB201 file")
-    if not source.exists():
-        raise DataError(f"benchmark file {source} does not exist; fix benchmark.path or data.root")
+    source = existing_source(source, root, "NB201",
+                             f"nasbench201/{CSV_NAME} or benchmark.path at an official NB201 file")
     fmt = detect_format(source)
     reader = readers()[fmt]
     if fmt == "csv":  # a refused table raises inside build, so it is never cached

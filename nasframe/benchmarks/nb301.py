@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from nasframe.benchmarks import Benchmark, first_existing
+from nasframe.benchmarks import Benchmark, existing_source, first_existing
 from nasframe.benchmarks.table import BenchmarkTable, cached
 from nasframe.core.evaluator import Objective
-from nasframe.errors import ArchitectureError, ConfigError, DataError, DataNotFound
+from nasframe.errors import ArchitectureError, ConfigError, DataError
 
 FILE_NAMES = ("zc_nasbench301.json",)
 KEY = "arch"
@@ -84,12 +84,8 @@ def load(space, dataset: str | None = None, root: Path | None = None, path: Path
     if getattr(space, "name", None) != "darts":
         raise ConfigError(f"the NAS-Bench-301 table needs space 'darts', got '{getattr(space, 'name', space)}'")
     source = path or locate(root)
-    if source is None:
-        where = f"under {root}" if root else "(no data.root or NASFRAME_DATA given)"
-        raise DataNotFound(f"no NAS-Bench-301 table found {where}; point data.root at a folder with "
-                           f"nasbench301/{FILE_NAMES[0]} or benchmark.path at the file")
-    if not source.exists():
-        raise DataError(f"benchmark file {source} does not exist; fix benchmark.path or data.root")
+    source = existing_source(source, root, "NAS-Bench-301",
+                             f"nasbench301/{FILE_NAMES[0]} or benchmark.path at the file")
     table = cached(source, "nb301-zc_json", lambda: read_zc_json(space, source), use_cache=use_cache)
     objective = Objective("val_acc", "max", "%", "NB301 surrogate-predicted CIFAR-10 validation accuracy "
                                                  "(NASLib's zc_nasbench301.json; not trained networks)")

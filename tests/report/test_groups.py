@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 import pytest
-from ledgers import EVAL_LOOKUP, EVAL_SYNFLOW, SYNFLOW, arch, line, write_run
+from ledgers import EVAL_SYNFLOW, SYNFLOW, arch, line, write_run
 
 from nasframe import report
 from nasframe.analysis.aggregate import anytime, anytime_seconds, default_keys, find_runs, group, merge_histories
