@@ -14,13 +14,11 @@ is built.) The scalar settings get their type and range checked here, so
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 from nasframe.errors import ConfigError
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 # groups whose keys are the arguments of their _target_ (checked when it is built)
 FREE_FORM = ("space", "strategy", "evaluator", "hydra")
 MAX_SEED = 2**32 - 1  # numpy's legacy seeding, the narrowest RNG the run seeds
@@ -28,6 +26,8 @@ MAX_SEED = 2**32 - 1  # numpy's legacy seeding, the narrowest RNG the run seeds
 
 @cache
 def _primary(config_name: str = "config") -> dict:
+    from nasframe.compose import CONF_DIR  # the packaged configs in a wheel, the repository's in a checkout
+
     raw = OmegaConf.to_container(OmegaConf.load(CONF_DIR / f"{config_name}.yaml"), resolve=False)
     groups = []
     for entry in raw.pop("defaults", []) or []:
