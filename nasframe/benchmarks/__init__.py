@@ -53,6 +53,27 @@ class Benchmark:
                 "sha256": self.table.meta.get("sha256"), "objective": self.objective.name}
 
 
+@dataclass
+class KeyedBenchmark(Benchmark):
+    """A ``Benchmark`` whose rows are found by a key column (one string per row) instead of by
+    ``space.index``, so the space need not be ``Enumerable``. Subclasses name the column
+    (``key_column``) and how an architecture maps to its key (``row_key``)."""
+
+    _rows: dict = field(default=None, repr=False)
+    requires = ()
+    key_column = "arch"
+
+    def row_key(self, arch) -> str:
+        return str(arch)
+
+    def index_of(self, arch, space=None) -> int | None:
+        """The table row of ``arch``, or None when the source file does not hold it."""
+        if self._rows is None:
+            keys = self.table.column(self.key_column)
+            self._rows = {k.decode() if isinstance(k, bytes) else str(k): i for i, k in enumerate(keys)}
+        return self._rows.get(self.row_key(arch))
+
+
 def data_root(root: str | os.PathLike | None) -> Path | None:
     """The data root from config, else ``$NASFRAME_DATA``, else None."""
     root = root or os.environ.get("NASFRAME_DATA")

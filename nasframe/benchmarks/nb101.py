@@ -40,12 +40,11 @@ import csv
 import json
 import pickle
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from nasframe.benchmarks import Benchmark, existing_source, first_existing
+from nasframe.benchmarks import KeyedBenchmark, existing_source, first_existing
 from nasframe.benchmarks.table import BenchmarkTable, cached
 from nasframe.core.evaluator import Objective
 from nasframe.errors import ArchitectureError, ConfigError, DataError
@@ -58,23 +57,13 @@ METRICS = ("val_acc", "test_acc", "train_time", "params")
 HASH_CHECKS = 200  # cells whose stored hash is re-derived from their spec (catches a wrong hash or layout)
 
 
-@dataclass
-class NB101Benchmark(Benchmark):
-    """A ``Benchmark`` that finds rows by cell fingerprint (``index_of``), not by ``space.index``.
+class NB101Benchmark(KeyedBenchmark):
+    """Rows by cell fingerprint, not by ``space.index``: looking up needs no ``Enumerable`` space."""
 
-    ``requires = ()``: looking up needs no ``Enumerable`` space (the hook the
-    lookup evaluator can use instead of ``space.index``).
-    """
+    key_column = KEY
 
-    _rows: dict = field(default=None, repr=False)
-    requires = ()
-
-    def index_of(self, arch, space=None) -> int | None:
-        """The table row of ``arch``, or None when the source file does not hold the cell."""
-        if self._rows is None:
-            keys = self.table.column(KEY)
-            self._rows = {k.decode() if isinstance(k, bytes) else str(k): i for i, k in enumerate(keys)}
-        return self._rows.get(arch.module_hash)
+    def row_key(self, arch) -> str:
+        return arch.module_hash
 
 
 # ------------------------------------------------------------------ accumulation

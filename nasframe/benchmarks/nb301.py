@@ -14,12 +14,11 @@ Columns: ``val_acc`` (%), ``flops`` and ``params`` as NASLib stored them
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from nasframe.benchmarks import Benchmark, existing_source, first_existing
+from nasframe.benchmarks import KeyedBenchmark, existing_source, first_existing
 from nasframe.benchmarks.table import BenchmarkTable, cached
 from nasframe.core.evaluator import Objective
 from nasframe.errors import ArchitectureError, ConfigError, DataError
@@ -28,18 +27,10 @@ FILE_NAMES = ("zc_nasbench301.json",)
 KEY = "arch"
 
 
-@dataclass
-class NB301Benchmark(Benchmark):
+class NB301Benchmark(KeyedBenchmark):
     """Rows by canonical architecture string, so the space need not be ``Enumerable``."""
 
-    _rows: dict = field(default=None, repr=False)
-    requires = ()
-
-    def index_of(self, arch, space=None) -> int | None:
-        if self._rows is None:
-            keys = self.table.column(KEY)
-            self._rows = {k.decode() if isinstance(k, bytes) else str(k): i for i, k in enumerate(keys)}
-        return self._rows.get(str(arch))
+    key_column = KEY
 
 
 def read_zc_json(space, path: Path) -> BenchmarkTable:
