@@ -39,6 +39,7 @@ import numpy as np
 from nasframe.core.evaluator import Evaluation, Evaluator, has_fidelity
 from nasframe.core.ledger import Ledger, notice, read_history
 from nasframe.core.plugin import RunContext, RunnerPlugin
+from nasframe.core.seeding import seed_everything, set_torch_rng_state, torch_rng_state
 from nasframe.core.space import Architecture, Enumerable, SearchSpace, require
 from nasframe.core.strategy import SourceTask, Strategy
 from nasframe.errors import ConfigError, NasframeError
@@ -77,34 +78,6 @@ class Source:
 class RunResult:
     summary: dict
     history: list = field(default_factory=list)
-
-
-def seed_everything(seed: int) -> np.random.Generator:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    try:
-        import torch
-
-        torch.manual_seed(seed)
-    except ImportError:  # torch is a dependency, but the loop itself does not need it
-        pass
-    return np.random.default_rng(seed)
-
-
-def _torch_rng_state():
-    try:
-        import torch
-
-        return torch.get_rng_state()
-    except ImportError:
-        return None
-
-
-def _set_torch_rng_state(state):
-    if state is not None:
-        import torch
-
-        torch.set_rng_state(state)
 
 
 class Runner:
@@ -244,7 +217,7 @@ class Runner:
         self._next_checkpoint = self._t0  # the first tell is checkpointed
         if checkpoint is not None:
             self.strategy.load_state_dict(checkpoint["strategy"])
-            _set_torch_rng_state(checkpoint["torch_rng"])
+            set_torch_rng_state(checkpoint["torch_rng"])
             random.setstate(checkpoint["py_rng"])
             np.random.set_state(checkpoint["np_rng"])
             self._sim = checkpoint["sim"]
@@ -401,7 +374,7 @@ class Runner:
             "ledger_sha256": self.ledger.digest(),
             "counters": dict(self._counters), "pretrained": True,
             "strategy": self.strategy.state_dict(), "told": len(self.strategy.history),
-            "torch_rng": _torch_rng_state(), "py_rng": random.getstate(), "np_rng": np.random.get_state(),
+            "torch_rng": torch_rng_state(), "py_rng": random.getstate(), "np_rng": np.random.get_state(),
             "plugins": {k: v for k, v in states.items() if v is not None},
         })
         now = time.perf_counter()
