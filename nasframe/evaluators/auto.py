@@ -46,11 +46,22 @@ def resolved_name(space_config, config) -> str:
 
 def auto_evaluator(space, dataset=None, root=None, path=None, fallback=None, **options):
     """``fallback(space, dataset=...)`` builds the data-free evaluator; the config passes it as a
-    nested ``_target_`` with ``_partial_: true`` (conf/evaluator/fallback/), the API may pass any callable."""
+    nested ``_target_`` with ``_partial_: true`` (conf/evaluator/fallback/), the API may pass any callable.
+    auto.yaml sets ``_recursive_: false``, so the fallback arrives as its config and its module (a proxy's
+    torch, a second of start-up) is imported only when no table is found."""
+    from collections.abc import Mapping
+
     from nasframe.evaluators.lookup import BenchmarkLookup
 
     if fallback is None:
         fallback = synflow_fallback
+    if isinstance(fallback, Mapping) and "_target_" in fallback:
+        fallback_config = fallback
+
+        def fallback(space, dataset=None):
+            from hydra.utils import instantiate
+
+            return instantiate(fallback_config)(space, dataset=dataset)
     if not callable(fallback):
         raise ConfigError(f"evaluator.fallback must be an evaluator config (pick one with "
                           f"evaluator/fallback=synflow|flops|params), got {fallback!r}")

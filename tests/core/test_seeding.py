@@ -32,12 +32,12 @@ def test_torch_imported_after_seeding_gets_the_seed(tmp_path):
     assert out.split() == ["True", "0"]
 
 
-def test_a_lookup_search_never_imports_torch(tmp_path):
+def test_a_lookup_search_never_imports_torch_even_through_auto(tmp_path):
     data = tiny_nb201_table(tmp_path / "data")
     out = run_python(f"""
         import sys
         from nasframe.api import search
-        r = search(["strategy=random", "evaluator=lookup", "data.root={data}", "budget.queries=30"],
+        r = search(["strategy=random", "data.root={data}", "budget.queries=30"],  # evaluator=auto: the README path
                    out_dir="{tmp_path / 'run'}", progress=False, plot=False)
         print(len(r.history), "torch" in sys.modules)
         """, tmp_path)
