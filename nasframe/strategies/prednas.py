@@ -22,7 +22,6 @@ from __future__ import annotations
 import copy
 import math
 import sys
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -292,7 +291,7 @@ class PredNAS(Strategy):
                  lr: float = 0.02, lr_milestones=(1 / 3, 2 / 3), lr_gamma: float = 0.1, momentum: float = 0.9,
                  search: str = "gradient", random_samples: int | None = None, max_start_batches: int = 10,
                  predictor: dict | None = None,
-                 cost: dict | None = None, threads: int | str | None = "auto", refit_every: int | None = None,
+                 cost: dict | None = None, threads: int | None = 1, refit_every: int | None = None,
                  progress: bool = False):
         if int(n_init) < 2 or int(top_k) < 1 or int(starts) < 1 or int(steps) < 1 or not lr > 0:
             raise ConfigError(f"prednas needs n_init >= 2, top_k >= 1, starts >= 1, steps >= 1 and lr > 0, "
@@ -307,10 +306,7 @@ class PredNAS(Strategy):
         self.random_samples = None if random_samples is None else int(random_samples)
         self.max_start_batches = int(max_start_batches)
         self.predictor_cfg = dict(predictor or {})
-        if threads not in (None, "auto") and (isinstance(threads, bool) or not str(threads).isdigit()
-                                              or int(threads) < 1):
-            raise ConfigError(f"prednas threads must be auto, null or a positive integer, got {threads!r}")
-        self.threads = threads if threads in (None, "auto") else int(threads)
+        self.threads = None if threads is None else int(threads)
         if refit_every is not None and int(refit_every) < 1:
             raise ConfigError(f"prednas refit_every must be a positive integer or null, got {refit_every}")
         self.refit_every = None if refit_every is None else int(refit_every)
@@ -395,7 +391,7 @@ class PredNAS(Strategy):
                     continue
                 if out or len(self.history) < len(self.asked):
                     break  # a round needs every result of the previous one
-                self._fit_and_search()
+                self._plan_round()
                 if not self.queue:
                     break
             a = self.queue.pop(0)
@@ -476,19 +472,14 @@ class PredNAS(Strategy):
                 for f in np.exp(self.rng.uniform(np.log(0.5), np.log(2.0), n // 2))]
         return near + [self.space.sample(self.rng) for _ in range(n - len(near))]
 
-    @contextmanager
-    def _torch_threads(self, phase: str):
-        """Torch threads for one phase of a round. ``auto``: the fit's batches of ten graphs on one
-        thread (more only add synchronisation), the ascent's batch of ``starts`` on torch's default,
-        which is every core of this process (a joblib worker of a multirun gets cores / n_jobs)."""
+    def _plan_round(self) -> None:
         import torch
 
         before = torch.get_num_threads()
-        wanted = self.threads if self.threads != "auto" else (1 if phase == "fit" else None)
-        if wanted:
-            torch.set_num_threads(wanted)
+        if self.threads:  # small nets: extra threads only contend on a shared machine
+            torch.set_num_threads(self.threads)
         try:
-            yield
+            self._fit_and_search()
         finally:
             torch.set_num_threads(before)
 
@@ -507,9 +498,8 @@ class PredNAS(Strategy):
         archs, y = zip(*done)
         self._say(f"prednas round {len(self.rounds) + 1}: fitting the predictor on {len(done)} results "
                   f"({self.predictor_cfg.get('epochs', 300)} epochs), then searching its model pool")
-        with self._torch_threads("fit"):
-            self.main = encoding.predictor(self.predictor_cfg, seed).fit(
-                encoding.exact(list(archs)).numpy(), np.asarray(y))
+        self.main = encoding.predictor(self.predictor_cfg, seed).fit(
+            encoding.exact(list(archs)).numpy(), np.asarray(y))
         alphas = (0.0,)
         admit = None
         if self.constraint is not None:
@@ -517,30 +507,28 @@ class PredNAS(Strategy):
             alphas = tuple(np.atleast_1d(np.asarray(self.cost_cfg.get("alpha", 1.0), dtype=np.float64)))
             if any(alphas) and (self.search == "gradient" or self.random_samples is None):
                 aux_archs = self._aux_archs(int(self.cost_cfg.get("aux_samples", 300)))
-                with self._torch_threads("fit"):
-                    self.aux = encoding.predictor(self.predictor_cfg, seed + 1).fit(
-                        encoding.exact(aux_archs).numpy(), np.asarray([self.cost(a) for a in aux_archs]))
+                self.aux = encoding.predictor(self.predictor_cfg, seed + 1).fit(
+                    encoding.exact(aux_archs).numpy(), np.asarray([self.cost(a) for a in aux_archs]))
         pool: dict = {}
         batches = 0
-        with self._torch_threads("search"):
-            while batches < self.max_start_batches:
-                batches += 1
-                if self.search == "gradient":
-                    starts = self._starts()
-                    with self._bar(f"prednas round {len(self.rounds) + 1}: ascent from {len(starts)} starts"
-                                   + (f" (batch {batches})" if batches > 1 else ""), self.steps) as bar:
-                        pool.update(gradient_pool(encoding, self.main, starts, self.steps, self.lr,
-                                                  self.lr_milestones, self.lr_gamma, self.momentum, self.aux, alphas,
-                                                  admit, bar))
-                else:  # random shooting over as many models as the gradient ascent explores (paper, Sec. V-A)
-                    n = self.random_samples
-                    if n is None:  # count the distinct pool members the ascent would find from these starts
-                        n = len(gradient_pool(encoding, self.main, self._starts(), self.steps, self.lr,
-                                              self.lr_milestones, self.lr_gamma, self.momentum, self.aux, alphas, admit))
-                    pool.update(random_pool(encoding, self.main, self.space, self.rng, n, admit,
-                                            exclude=set(pool) | self.asked, sample=self._sample))
-                if sum(a not in self.asked for a in pool) >= self.top_k:
-                    break
+        while batches < self.max_start_batches:
+            batches += 1
+            if self.search == "gradient":
+                starts = self._starts()
+                with self._bar(f"prednas round {len(self.rounds) + 1}: ascent from {len(starts)} starts"
+                               + (f" (batch {batches})" if batches > 1 else ""), self.steps) as bar:
+                    pool.update(gradient_pool(encoding, self.main, starts, self.steps, self.lr,
+                                              self.lr_milestones, self.lr_gamma, self.momentum, self.aux, alphas,
+                                              admit, bar))
+            else:  # random shooting over as many models as the gradient ascent explores (paper, Sec. V-A)
+                n = self.random_samples
+                if n is None:  # count the distinct pool members the ascent would find from these starts
+                    n = len(gradient_pool(encoding, self.main, self._starts(), self.steps, self.lr,
+                                          self.lr_milestones, self.lr_gamma, self.momentum, self.aux, alphas, admit))
+                pool.update(random_pool(encoding, self.main, self.space, self.rng, n, admit,
+                                        exclude=set(pool) | self.asked, sample=self._sample))
+            if sum(a not in self.asked for a in pool) >= self.top_k:
+                break
         ranked = sorted((a for a in pool if a not in self.asked), key=lambda a: -pool[a])[:self.top_k]
         fill = []
         while len(ranked) + len(fill) < self.top_k:  # the pool ran dry: fill with random unseen archs
