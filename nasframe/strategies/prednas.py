@@ -306,6 +306,8 @@ class PredNAS(Strategy):
         self.random_samples = None if random_samples is None else int(random_samples)
         self.max_start_batches = int(max_start_batches)
         self.predictor_cfg = dict(predictor or {})
+        if threads is not None and (isinstance(threads, bool) or not str(threads).isdigit() or int(threads) < 1):
+            raise ConfigError(f"prednas threads must be a positive integer or null, got {threads!r}")
         self.threads = None if threads is None else int(threads)
         if refit_every is not None and int(refit_every) < 1:
             raise ConfigError(f"prednas refit_every must be a positive integer or null, got {refit_every}")
@@ -476,7 +478,7 @@ class PredNAS(Strategy):
         import torch
 
         before = torch.get_num_threads()
-        if self.threads:  # small nets: extra threads only contend on a shared machine
+        if self.threads:  # small nets: a 2nd thread made the ascent 15x slower beside one other busy process
             torch.set_num_threads(self.threads)
         try:
             self._fit_and_search()

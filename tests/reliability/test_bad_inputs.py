@@ -120,6 +120,8 @@ CASES = [
     Case("unknown dataset", lambda t: ("nasframe", [*QUICK, "benchmark.dataset=mnist", out(t)]), ("mnist", "cifar10")),
     Case("unknown task", lambda t: ("nasframe", [*QUICK, "space=transnas_micro", "benchmark.task=nosuchtask", out(t)]),
          ("nosuchtask", "jigsaw")),
+    Case("prednas threads not a count", lambda t: ("nasframe", [*QUICK, "strategy=prednas", "strategy.threads=many",
+                                                                out(t)]), ("threads", "positive integer", "many")),
     Case("unknown config group option", lambda t: ("nasframe", [*QUICK, "strategy=nosuch", out(t)]), ("nosuch",)),
     Case("unknown config key", lambda t: ("nasframe", [*QUICK, "strategy.no_such_option=3", out(t)]), ("no_such_option",)),
     Case("unwritable output folder", lambda t: ("nasframe", [*QUICK, "hydra.run.dir=/etc/hostname/run"]),
