@@ -62,3 +62,39 @@ def test_zerocost_evaluator_passes_the_knobs_and_refuses_bad_ones():
         ZeroCostEvaluator(NB201Space(), proxy="nwot", nwot_relu_match="str")
     with pytest.raises(ConfigError):
         ZeroCostEvaluator(NB201Space(), proxy="zen", zen_repeat=0)
+
+
+def test_nwot_by_match_gives_both_tests_from_one_pass_equal_to_each_alone():
+    from nasframe.proxies.nwot import nwot, nwot_by_match
+
+    net = nn.Sequential(ReLUIdentity(), nn.Linear(3, 3), ReLUIdentity())
+    torch.manual_seed(0)
+    batch = Batch(torch.randn(5, 3), None, 3, (3,))
+    both = nwot_by_match(net, batch)
+    assert set(both) == {"module", "name"}
+    assert both == {m: nwot(net, batch, relu_match=m) for m in ("module", "name")}
+    assert both["name"] == pytest.approx(both["module"] + 5 * math.log(2), abs=1e-6)  # every kernel doubled
+    with pytest.raises(ValueError):
+        nwot_by_match(net, batch, ("module", "type"))
+
+
+class ShiftedReLU(nn.Module):
+    """A "ReLU"-named wrapper that shifts its input in place before its inner ReLU sees the same tensor."""
+
+    def __init__(self):
+        super().__init__()
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        return self.relu(x.sub_(1.5))
+
+
+def test_nwot_recomputes_the_codes_of_a_tensor_changed_in_place_between_hooks():
+    from nasframe.proxies.nwot import kernel_from_codes, log_abs_det
+
+    x = torch.tensor([[1.0, 2.0, -1.0], [2.0, 1.0, 1.0]])
+    # name: the wrapper's codes of x, then the inner ReLU's codes of x - 1.5 (the same tensor object, changed)
+    expected = log_abs_det(kernel_from_codes(x > 0) + kernel_from_codes(x - 1.5 > 0))
+    got = get_proxy("nwot")(nn.Sequential(ShiftedReLU()), Batch(x.clone(), None, 3, (3,)), relu_match="name")
+    assert got == pytest.approx(expected, abs=1e-9)
+    assert expected != pytest.approx(log_abs_det(2 * kernel_from_codes(x > 0)), abs=1e-3)  # reuse would differ
