@@ -94,7 +94,7 @@ class ZeroCostEvaluator(Evaluator):
                  batch_size: int = 64, nwot_batch_size: int = 128, data_seed: int = 42, seed: int = 42,
                  network: str = "zc", synflow_reference_bn: bool = True, reference_size: int = 64,
                  reference_seed: int = 0, threads: int | None = 1, zen_repeat: int = 32,
-                 nwot_relu_match: str = "module", **_ignored):
+                 nwot_relu_match: str = "name", **_ignored):
         self.space = space
         self.names = _as_list(proxy)
         self.task = dataset

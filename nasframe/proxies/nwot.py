@@ -6,7 +6,7 @@ not count). Functional ``F.relu`` calls are invisible to module hooks, so
 networks must use ``nn.ReLU`` modules (NB201 and TransNAS do).
 
 ``relu_match`` says which modules count as ReLUs. ``module``: instances of
-``nn.ReLU``. ``name``: every module whose type's string contains "ReLU", the
+``nn.ReLU``. ``name`` (the default): every module whose type's string contains "ReLU", the
 reference's test (``'ReLU' in str(type(m))``); it also matches wrappers such
 as NB201's ``ReLUConvBN``, whose input is its inner ReLU's input, so each
 conv edge's codes count twice. A hooked module handed the very tensor the
@@ -78,5 +78,5 @@ def nwot_by_match(net: nn.Module, batch: Batch, matches=RELU_MATCHES) -> dict[st
     return {m: log_abs_det(k) for m, k in kernels.items()}
 
 
-def nwot(net: nn.Module, batch: Batch, relu_match: str = "module") -> float:
+def nwot(net: nn.Module, batch: Batch, relu_match: str = "name") -> float:
     return nwot_by_match(net, batch, (relu_match,))[relu_match]

@@ -27,7 +27,7 @@ X = torch.tensor([[1.0, -1.0, 1.0], [1.0, 1.0, -1.0]])  # codes [[1,0,1],[1,1,0]
 def test_relu_match_name_also_counts_relu_named_wrappers_as_the_reference_does():
     net = nn.Sequential(ReLUIdentity())
     batch = Batch(X, None, 3, (3,))
-    assert get_proxy("nwot")(net, batch) == pytest.approx(math.log(8), abs=1e-6)  # default: nn.ReLU only
+    assert get_proxy("nwot")(net, batch) == get_proxy("nwot")(net, batch, relu_match="name")  # the reference's
     assert get_proxy("nwot")(net, batch, relu_match="module") == pytest.approx(math.log(8), abs=1e-6)
     # name: the wrapper sees the same codes again, so K doubles and log det grows by N ln 2 (N = 2 samples)
     assert get_proxy("nwot")(net, batch, relu_match="name") == pytest.approx(math.log(8) + 2 * math.log(2),
@@ -56,8 +56,10 @@ def test_zerocost_evaluator_passes_the_knobs_and_refuses_bad_ones():
     from nasframe.evaluators.zerocost import ZeroCostEvaluator
     from nasframe.spaces.nb201 import NB201Space
 
-    ev = ZeroCostEvaluator(NB201Space(), proxy="nwot", zen_repeat=4, nwot_relu_match="name")
-    assert ev.options == {"zen": {"repeat": 4}, "nwot": {"relu_match": "name"}}
+    assert ZeroCostEvaluator(NB201Space(), proxy="nwot").options == {"zen": {"repeat": 32},
+                                                                     "nwot": {"relu_match": "name"}}
+    ev = ZeroCostEvaluator(NB201Space(), proxy="nwot", zen_repeat=4, nwot_relu_match="module")
+    assert ev.options == {"zen": {"repeat": 4}, "nwot": {"relu_match": "module"}}
     with pytest.raises(ConfigError):
         ZeroCostEvaluator(NB201Space(), proxy="nwot", nwot_relu_match="str")
     with pytest.raises(ConfigError):
