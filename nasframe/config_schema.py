@@ -34,7 +34,17 @@ def _primary(config_name: str = "config") -> dict:
         if isinstance(entry, dict):
             groups += [k.split("@")[0].split(" ")[-1].split("/")[0] for k in entry]
     return {"sections": {k: v for k, v in raw.items() if k not in FREE_FORM},
-            "groups": tuple(g for g in groups if g not in ("override", "_self_"))}
+            "groups": tuple(g for g in groups if g not in ("override", "_self_")),
+            "globals": _global_keys(CONF_DIR)}
+
+
+def _global_keys(conf_dir) -> frozenset[str]:
+    """Top-level keys that group configs marked ``# @package _global_`` add (zc's ``proxy``, eproxy's ``eproxy``)."""
+    keys: set[str] = set()
+    for path in sorted(conf_dir.glob("*/*.yaml")):
+        if path.read_text().startswith("# @package _global_"):
+            keys |= set(OmegaConf.to_container(OmegaConf.load(path), resolve=False) or {})
+    return frozenset(keys)
 
 
 def _did_you_mean(key: str, known) -> str:
@@ -47,7 +57,7 @@ def _did_you_mean(key: str, known) -> str:
 def check_keys(cfg: DictConfig, config_name: str = "config") -> None:
     """Refuse keys that conf/config.yaml does not have (added with ``+key=...``)."""
     primary = _primary(config_name)
-    known = set(primary["sections"]) | set(primary["groups"]) | set(FREE_FORM)
+    known = set(primary["sections"]) | set(primary["groups"]) | set(FREE_FORM) | primary["globals"]
     for key in cfg:
         if key not in known:
             raise ConfigError(f"unknown config key '{key}'{_did_you_mean(key, known)}; the top-level keys are "

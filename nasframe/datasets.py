@@ -33,6 +33,7 @@ a class folder without images) raises one ``DataError`` naming the file.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 import tarfile
@@ -87,6 +88,7 @@ class ImageBatch:
     y: torch.Tensor  # [N] int64
     num_classes: int
     source: str  # human-readable: which data, which seed
+    sha256: str | None = None  # of the drawn images' uint8 pixels and labels (real images only)
 
     @property
     def synthetic(self) -> bool:
@@ -472,6 +474,13 @@ def synthetic_images(n: int, shape=(3, 32, 32), num_classes: int = 10, seed: int
     return x, y
 
 
+def proxy_image_folder(root, dataset: str) -> Path | None:
+    """The folder ``image_batch`` reads ``dataset``'s real images from (CIFAR-10/100 python batches,
+    NB201's ImageNet16 files); None when it would draw synthetic ones."""
+    name = canonical_name(dataset)
+    return find_imagenet16(root) if name == "imagenet16-120" else find_cifar(root, name)
+
+
 def _proxy_images(root, key: str, shape) -> tuple[np.ndarray, np.ndarray, str] | None:
     """Training images for the proxies when the dataset's files are under ``root`` (else None)."""
     if key == "imagenet16-120" and tuple(shape) == (3, 16, 16):
@@ -507,8 +516,10 @@ def image_batch(root=None, dataset: str = "cifar10", n: int = 64, seed: int = 0,
         return ImageBatch(x, y, classes, f"synthetic images (seed {seed}; {why})")
     images, labels, where = found
     gen = torch.Generator().manual_seed(int(seed))
-    idx = torch.randperm(len(images), generator=gen)[:n]
-    x = torch.from_numpy(images[idx.numpy()]).float() / 255.0
+    idx = torch.randperm(len(images), generator=gen)[:n].numpy()
+    drawn = np.ascontiguousarray(images[idx])
+    digest = hashlib.sha256(drawn.tobytes() + labels[idx].astype("<i8").tobytes())
+    x = torch.from_numpy(drawn).float() / 255.0
     if do_augment:
         x = augment(x, gen, pad=2 if key == "imagenet16-120" else 4)
     if key == "imagenet16-120":
@@ -516,7 +527,7 @@ def image_batch(root=None, dataset: str = "cifar10", n: int = 64, seed: int = 0,
     else:
         mean, std = (CIFAR_MEAN_ZC, CIFAR_STD_ZC) if normalisation == "zc" else (CIFAR_MEAN_EPROXY, CIFAR_STD_EPROXY)
     x = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
-    y = torch.from_numpy(labels[idx.numpy()])
+    y = torch.from_numpy(labels[idx])
     if num_classes is not None and num_classes != classes:
         y = y % num_classes
-    return ImageBatch(x, y, classes, f"{where} (seed {seed})")
+    return ImageBatch(x, y, classes, f"{where} (seed {seed})", digest.hexdigest())

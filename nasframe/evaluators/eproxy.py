@@ -14,6 +14,16 @@ forward pass and discounted by (1 - α·MACs/MACs_max). The score is
 Targets: the five bases (net, wave_l, wave_m, wave_h, dot) are regenerated
 from a fixed seed by ``generate_bases`` and stored in
 ``nasframe/resources/eproxy_targets.npz``; they do not depend on the images.
+Input images (``images``): ``reference`` (default) feeds every space and
+task the same 16 CIFAR-10 training images, as the reference does (§3.2; the
+proxy is task-agnostic), drawn from the CIFAR-10 python batches under
+``root`` and synthetic when they are absent; ``task`` feeds the task's own
+images (CIFAR-10, CIFAR-100, or ImageNet16-120 at 16x16 from NB201's
+``ImageNet16/`` files) and refuses when they are missing. ``describe()``
+records which were used: the files and the drawn images' SHA-256, or
+"synthetic". The MACs term is counted at the reference's 32x32 input either
+way, so ``macs_norm`` keeps its meaning.
+
 Barrier randomness (pitfall P3): a fresh barrier per architecture, from a seed
 derived from (``seed``, architecture string) so a score is reproducible and
 independent of evaluation order; ``barrier="shared"`` uses one seed for all.
@@ -35,12 +45,14 @@ from torch.nn import functional as F
 from nasframe.core.evaluator import Evaluation, Evaluator, Objective, checked
 from nasframe.core.space import Tappable, require
 from nasframe.eproxy_genome import EproxyGenome, load_genome
-from nasframe.errors import ConfigError
+from nasframe.errors import ConfigError, DataError
 from nasframe.torchutil import Taps, torch_threads
 
 TARGETS_FILE = Path(__file__).resolve().parent.parent / "resources" / "eproxy_targets.npz"
 TARGETS_SEED = 20230101
 BATCH, CHANNELS, SIZE = 16, 512, 8
+IMAGE_CHOICES = ("reference", "task")
+TASK_IMAGE_DATASETS = ("cifar10", "cifar100", "imagenet16-120")  # tasks whose own image files image_batch reads
 # wave bands in cycles per pixel (GenNAS: mid, high; low as seen in searched configs) — methods §3.3
 WAVE_BANDS = {"wave_l": (0.01, 0.03), "wave_m": (0.125, 0.35), "wave_h": (0.375, 0.4875)}
 
@@ -195,7 +207,7 @@ class EproxyEvaluator(Evaluator):
     def __init__(self, space, genome=None, dataset: str | None = None, root=None, path=None,
                  iterations: int = 10, batch_size: int = BATCH, weight_decay: float = 1e-5, momentum: float = 0.9,
                  data_seed: int = 0, seed: int = 0, barrier: str = "per_arch", macs_norm: float | str = 187.17,
-                 threads: int | None = None, **_ignored):
+                 images: str = "reference", threads: int | None = None, **_ignored):
         if barrier not in ("per_arch", "shared"):
             raise ConfigError(f"eproxy.barrier must be per_arch or shared, got '{barrier}'")
         if not 1 <= int(batch_size) <= BATCH:
@@ -209,6 +221,7 @@ class EproxyEvaluator(Evaluator):
         if macs_norm != "space_max" and not (isinstance(macs_norm, (int, float)) and macs_norm > 0):
             raise ConfigError(f"eproxy macs_norm must be a positive number of M MACs or space_max, got {macs_norm!r}")
         self._macs_norm = macs_norm
+        self.image_choice, self.image_dataset = images, self._check_images(images, dataset, root)
         self.threads = threads
         self._images = None
         self._cache: dict[tuple, tuple] = {}  # (arch, training key, seeds) -> (final loss, seconds, failure)
@@ -216,14 +229,36 @@ class EproxyEvaluator(Evaluator):
 
     # ------------------------------------------------------------ inputs
 
+    @staticmethod
+    def _check_images(images: str, task, root) -> str:
+        """The dataset whose images the proxy reads; refuses ``task`` without the task's files."""
+        from nasframe.datasets import canonical_name, proxy_image_folder
+
+        if images not in IMAGE_CHOICES:
+            raise ConfigError(f"eproxy images must be reference or task, got {images!r}")
+        if images == "reference":
+            return "cifar10"  # task-agnostic: the same CIFAR-10 batch for every space and task (§3.2)
+        name = canonical_name(task) if task else None
+        if name not in TASK_IMAGE_DATASETS:
+            raise ConfigError(f"evaluator.images=task reads CIFAR-10, CIFAR-100 or ImageNet16-120 files, and the "
+                              f"task is {task!r}; use evaluator.images=reference for this task")
+        if proxy_image_folder(root, name) is None:
+            files = "NB201's ImageNet16/ files" if name == "imagenet16-120" else f"the {name} python batches"
+            raise DataError(f"evaluator.images=task needs {files} under data.root ({root}); put them there "
+                            f"or use evaluator.images=reference")
+        return name
+
     @property
     def images(self):
         if self._images is None:
             from nasframe.datasets import image_batch
 
-            # the proxy is task-agnostic: the same 32x32 CIFAR-10 batch for every space and task (§3.2)
-            self._images = image_batch(self.root, "cifar10", n=self.batch_size, seed=self.data_seed,
-                                       normalisation="eproxy")
+            shape = (3, 16, 16) if self.image_dataset == "imagenet16-120" else (3, 32, 32)
+            self._images = image_batch(self.root, self.image_dataset, n=self.batch_size, seed=self.data_seed,
+                                       shape=shape, normalisation="eproxy")
+            if self.image_choice == "task" and self._images.synthetic:  # the files went away since __init__
+                raise DataError(f"evaluator.images=task found no {self.image_dataset} images under {self.root}; "
+                                f"put them back or use evaluator.images=reference")
         return self._images
 
     def macs(self, arch) -> float:
@@ -303,6 +338,9 @@ class EproxyEvaluator(Evaluator):
         return out
 
     def describe(self) -> dict:
-        return {"evaluator": "eproxy", "genome": str(self.genome), "inputs": self.images.source,
+        imgs = self.images
+        return {"evaluator": "eproxy", "genome": str(self.genome), "inputs": imgs.source,
+                "images": {"choice": self.image_choice, "dataset": self.image_dataset,
+                           "synthetic": imgs.synthetic, "sha256": imgs.sha256},
                 "targets": f"{TARGETS_FILE.name} (seed {TARGETS_SEED})", "barrier": self.barrier,
                 "iterations": self.iterations, "weight_decay": self.weight_decay, "seed": self.seed}

@@ -23,6 +23,7 @@ A proxy that raises or returns NaN/inf is a recorded failure, never a crash.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from typing import Sequence
 
 import numpy as np
@@ -93,7 +94,7 @@ class ZeroCostEvaluator(Evaluator):
                  batch_size: int = 64, nwot_batch_size: int = 128, data_seed: int = 42, seed: int = 42,
                  network: str = "zc", synflow_reference_bn: bool = True, reference_size: int = 64,
                  reference_seed: int = 0, threads: int | None = 1, zen_repeat: int = 32,
-                 nwot_relu_match: str = "module", **_ignored):
+                 nwot_relu_match: str = "name", **_ignored):
         self.space = space
         self.names = _as_list(proxy)
         self.task = dataset
@@ -148,6 +149,15 @@ class ZeroCostEvaluator(Evaluator):
 
     # ------------------------------------------------------------ scoring
 
+    @contextmanager
+    def network_and_batch(self, arch, name: str):
+        """The network and input batch proxy ``name`` sees for ``arch`` (built under ``seed``, in a
+        forked RNG and the evaluator's thread count, which hold while the block runs)."""
+        with torch.random.fork_rng(devices=[]), torch_threads(self.threads):
+            torch.manual_seed(self.seed)
+            net = build_network(self.space, arch, self.task, self.network)
+            yield net, self._batch(name, net, arch)
+
     def raw(self, arch, name: str) -> tuple[float, float, str | None]:
         """(value, seconds, failure) of one proxy on one architecture, cached."""
         key = (str(arch), name, self.data_seed)
@@ -157,10 +167,7 @@ class ZeroCostEvaluator(Evaluator):
                 if name == "params":
                     value, err = float(self.space.params(arch, self.task)), None
                 else:
-                    with torch.random.fork_rng(devices=[]), torch_threads(self.threads):
-                        torch.manual_seed(self.seed)
-                        net = build_network(self.space, arch, self.task, self.network)
-                        batch = self._batch(name, net, arch)
+                    with self.network_and_batch(arch, name) as (net, batch):
                         if name == "synflow":
                             from nasframe.proxies.synflow import synflow
 

@@ -6,10 +6,12 @@ not count). Functional ``F.relu`` calls are invisible to module hooks, so
 networks must use ``nn.ReLU`` modules (NB201 and TransNAS do).
 
 ``relu_match`` says which modules count as ReLUs. ``module``: instances of
-``nn.ReLU``. ``name``: every module whose type's string contains "ReLU", the
+``nn.ReLU``. ``name`` (the default): every module whose type's string contains "ReLU", the
 reference's test (``'ReLU' in str(type(m))``); it also matches wrappers such
 as NB201's ``ReLUConvBN``, whose input is its inner ReLU's input, so each
-conv edge's codes count twice.
+conv edge's codes count twice. A hooked module handed the very tensor the
+previous hooked module saw (a wrapper, then its first inner ReLU) adds the
+same kernel again without recomputing it, so ``name`` costs what ``module`` does.
 """
 from __future__ import annotations
 
@@ -45,23 +47,36 @@ def _is_relu(module: nn.Module, relu_match: str) -> bool:
     return isinstance(module, nn.ReLU) if relu_match == "module" else "ReLU" in str(type(module))
 
 
-def nwot(net: nn.Module, batch: Batch, relu_match: str = "module") -> float:
-    if relu_match not in RELU_MATCHES:
-        raise ValueError(f"nwot relu_match must be one of {', '.join(RELU_MATCHES)}, got {relu_match!r}")
+def nwot_by_match(net: nn.Module, batch: Batch, matches=RELU_MATCHES) -> dict[str, float]:
+    """NASWOT under each ReLU test in ``matches``, from one forward pass (a recipe comparing them
+    pays for one network run)."""
+    bad = [m for m in matches if m not in RELU_MATCHES]
+    if bad or not matches:
+        raise ValueError(f"nwot relu_match must be one of {', '.join(RELU_MATCHES)}, got {bad or matches!r}")
     batch.require()
     net = fresh_copy(net)
     n = batch.x.shape[0]
-    kernel = torch.zeros((n, n), dtype=torch.float64)
+    kernels = {m: torch.zeros((n, n), dtype=torch.float64) for m in matches}
+    # the previous hook's input, its in-place version counter and its kernel (holding x keeps its id unique)
+    last: list = [None, -1, None]
 
-    def hook(_module, inputs):
-        nonlocal kernel
-        kernel = kernel + kernel_from_codes((inputs[0].detach().reshape(n, -1) > 0))
+    def hook(module, inputs):
+        x = inputs[0]
+        if x is not last[0] or x._version != last[1]:
+            last[:] = [x, x._version, kernel_from_codes(x.detach().reshape(n, -1) > 0)]
+        for m in matches:
+            if _is_relu(module, m):
+                kernels[m] = kernels[m] + last[2]
 
-    handles = [m.register_forward_pre_hook(hook) for m in net.modules() if _is_relu(m, relu_match)]
+    handles = [m.register_forward_pre_hook(hook) for m in net.modules() if any(_is_relu(m, k) for k in matches)]
     try:
         with torch.no_grad():
             net(batch.x)
     finally:
         for h in handles:
             h.remove()
-    return log_abs_det(kernel)
+    return {m: log_abs_det(k) for m, k in kernels.items()}
+
+
+def nwot(net: nn.Module, batch: Batch, relu_match: str = "name") -> float:
+    return nwot_by_match(net, batch, (relu_match,))[relu_match]

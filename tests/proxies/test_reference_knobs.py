@@ -27,7 +27,7 @@ X = torch.tensor([[1.0, -1.0, 1.0], [1.0, 1.0, -1.0]])  # codes [[1,0,1],[1,1,0]
 def test_relu_match_name_also_counts_relu_named_wrappers_as_the_reference_does():
     net = nn.Sequential(ReLUIdentity())
     batch = Batch(X, None, 3, (3,))
-    assert get_proxy("nwot")(net, batch) == pytest.approx(math.log(8), abs=1e-6)  # default: nn.ReLU only
+    assert get_proxy("nwot")(net, batch) == get_proxy("nwot")(net, batch, relu_match="name")  # the reference's
     assert get_proxy("nwot")(net, batch, relu_match="module") == pytest.approx(math.log(8), abs=1e-6)
     # name: the wrapper sees the same codes again, so K doubles and log det grows by N ln 2 (N = 2 samples)
     assert get_proxy("nwot")(net, batch, relu_match="name") == pytest.approx(math.log(8) + 2 * math.log(2),
@@ -56,9 +56,47 @@ def test_zerocost_evaluator_passes_the_knobs_and_refuses_bad_ones():
     from nasframe.evaluators.zerocost import ZeroCostEvaluator
     from nasframe.spaces.nb201 import NB201Space
 
-    ev = ZeroCostEvaluator(NB201Space(), proxy="nwot", zen_repeat=4, nwot_relu_match="name")
-    assert ev.options == {"zen": {"repeat": 4}, "nwot": {"relu_match": "name"}}
+    assert ZeroCostEvaluator(NB201Space(), proxy="nwot").options == {"zen": {"repeat": 32},
+                                                                     "nwot": {"relu_match": "name"}}
+    ev = ZeroCostEvaluator(NB201Space(), proxy="nwot", zen_repeat=4, nwot_relu_match="module")
+    assert ev.options == {"zen": {"repeat": 4}, "nwot": {"relu_match": "module"}}
     with pytest.raises(ConfigError):
         ZeroCostEvaluator(NB201Space(), proxy="nwot", nwot_relu_match="str")
     with pytest.raises(ConfigError):
         ZeroCostEvaluator(NB201Space(), proxy="zen", zen_repeat=0)
+
+
+def test_nwot_by_match_gives_both_tests_from_one_pass_equal_to_each_alone():
+    from nasframe.proxies.nwot import nwot, nwot_by_match
+
+    net = nn.Sequential(ReLUIdentity(), nn.Linear(3, 3), ReLUIdentity())
+    torch.manual_seed(0)
+    batch = Batch(torch.randn(5, 3), None, 3, (3,))
+    both = nwot_by_match(net, batch)
+    assert set(both) == {"module", "name"}
+    assert both == {m: nwot(net, batch, relu_match=m) for m in ("module", "name")}
+    assert both["name"] == pytest.approx(both["module"] + 5 * math.log(2), abs=1e-6)  # every kernel doubled
+    with pytest.raises(ValueError):
+        nwot_by_match(net, batch, ("module", "type"))
+
+
+class ShiftedReLU(nn.Module):
+    """A "ReLU"-named wrapper that shifts its input in place before its inner ReLU sees the same tensor."""
+
+    def __init__(self):
+        super().__init__()
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        return self.relu(x.sub_(1.5))
+
+
+def test_nwot_recomputes_the_codes_of_a_tensor_changed_in_place_between_hooks():
+    from nasframe.proxies.nwot import kernel_from_codes, log_abs_det
+
+    x = torch.tensor([[1.0, 2.0, -1.0], [2.0, 1.0, 1.0]])
+    # name: the wrapper's codes of x, then the inner ReLU's codes of x - 1.5 (the same tensor object, changed)
+    expected = log_abs_det(kernel_from_codes(x > 0) + kernel_from_codes(x - 1.5 > 0))
+    got = get_proxy("nwot")(nn.Sequential(ShiftedReLU()), Batch(x.clone(), None, 3, (3,)), relu_match="name")
+    assert got == pytest.approx(expected, abs=1e-9)
+    assert expected != pytest.approx(log_abs_det(2 * kernel_from_codes(x > 0)), abs=1e-3)  # reuse would differ
