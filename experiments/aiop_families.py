@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import hashlib
 import json
 import os
 import time
@@ -166,8 +167,6 @@ def prepare(args) -> dict:
 def run_fold(args, held: str, seed: int, data: dict | None = None) -> dict:
     import torch
 
-    from nasframe.predictors.adapters import AIOPPredictor
-
     torch.set_num_threads(1)
     data = data or _DATA or prepare(args)
     graphs, y, groups = [], [], []
@@ -185,16 +184,12 @@ def run_fold(args, held: str, seed: int, data: dict | None = None) -> dict:
     gt, yt = t["graphs"][:n], t["y"][:n]
     calib, test = slice(0, args.calib), slice(args.calib, n)
     start = time.time()
-    p = AIOPPredictor(scaling=args.scaling, epochs=args.pretrain_epochs, finetune_epochs=args.finetune_epochs,
-                      seed=seed, size_input=args.size_input, lr=args.pretrain_lr)
-    p.pretrain(graphs, y, groups=groups)
-    p.lr = args.finetune_lr
+    p = pretrained(args, held, seed, args.size_input, graphs, y, groups)
+    p.lr, p.finetune_epochs = args.finetune_lr, args.finetune_epochs
     t_pre = time.time() - start
     out = {"pretrain_graphs": len(graphs), "pretrain_seconds": t_pre}
     if args.compare_no_size_input:  # the same pipeline without the size input (the state issue 23 measured)
-        bare = AIOPPredictor(scaling=args.scaling, epochs=args.pretrain_epochs, seed=seed, size_input=False,
-                             lr=args.pretrain_lr)
-        bare.pretrain(graphs, y, groups=groups).calibrate(gt[calib], yt[calib])
+        bare = pretrained(args, held, seed, False, graphs, y, groups).calibrate(gt[calib], yt[calib])
         out["no size input, zero-shot"] = metrics(bare.predict(gt[test]), yt[test])
     zero = copy.deepcopy(p).calibrate(gt[calib], yt[calib])
     z_pred = zero.predict(gt[test])
@@ -217,6 +212,28 @@ def run_fold(args, held: str, seed: int, data: dict | None = None) -> dict:
           f"FT(early stop) {out['AIO-P FT (early stop)']['srcc']:.3f} ({out['AIO-P FT (early stop)']['epochs']} ep)"
           f"  [pre-train {t_pre:.0f} s, total {time.time() - start:.0f} s]", flush=True)
     return out
+
+
+def pretrained(args, held: str, seed: int, size_input: bool, graphs, y, groups):
+    """The fold's pre-trained predictor, from ``$NASFRAME_CACHE/aiop_pretrained`` when the same
+    pre-training (families, sizes, epochs, rate, scaling, seed) ran before: pre-training is seeded,
+    so a cached model is the one this call would train, and fine-tuning variants need not repeat it."""
+    from nasframe.benchmarks.table import cache_dir
+    from nasframe.predictors.adapters import AIOPPredictor
+
+    key = {"held": held, "seed": seed, "size_input": size_input, "n_pretrain": args.n_pretrain,
+           "epochs": args.pretrain_epochs, "lr": args.pretrain_lr, "scaling": args.scaling,
+           "micro_task": args.micro_task, "graphs": len(graphs), "labels": float(np.sum(y))}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    path = cache_dir() / "aiop_pretrained" / f"{held}-seed{seed}-{digest}.pt"
+    if path.exists() and not args.fresh:
+        return AIOPPredictor.load(path)
+    p = AIOPPredictor(scaling=args.scaling, epochs=args.pretrain_epochs, seed=seed, size_input=size_input,
+                      lr=args.pretrain_lr).pretrain(graphs, y, groups=groups)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    p.save(tmp)
+    os.replace(tmp, path)  # atomic: a killed run leaves no half-written model
+    return p
 
 
 def baselines(args, held: str, data: dict) -> dict:
