@@ -11,9 +11,11 @@ Per held-out family and seed: the base GNN is pre-trained on the other three fam
 together, each family's labels standardised on their own (Eq. 4 per family: one unitless
 target for metrics of different ranges); then on the held-out family
 
-* zero-shot   -- the label mean/std of 20 calibration archs turn predictions into units;
+* zero-shot   -- the network's output standardised on 20 calibration archs, whose label
+                 mean/std turn predictions into units;
 * FT (CV)     -- fine-tuned on those 20 (batch 1, GNN layers + head), length 0..100 epochs
-                 chosen by 5-fold CV on the 20 (pooled out-of-fold SRCC at 0/10/25/50/100);
+                 chosen by 5-fold CV on the 20 (out-of-fold SRCC at 0/10/25/50/100, each fold
+                 model centred on the 20; "FT (CV, pooled SRCC)" is the earlier uncentred rule);
 * FT (early stop) -- the paper's fixed 100-epoch schedule, stopped at the epoch with the
                  lowest pooled out-of-fold MSE on the same 5 calibration folds;
 * FLOPs, params, synflow -- rank baselines on the same evaluated archs (MAE after mapping
