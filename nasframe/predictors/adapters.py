@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 # fine-tuning lengths (epochs) that cross-validated fine-tuning chooses from (always with 0 and the maximum)
 FINETUNE_CHECKPOINTS = (0, 10, 25, 50)
+# how cross-validation scores a fine-tuning length (AIOPPredictor.finetune)
+SELECTIONS = ("srcc", "loss", "centred")
 
 
 class KAdapter(nn.Module):
@@ -263,17 +265,40 @@ class AIOPPredictor(Predictor):
         return self
 
     def calibrate(self, graphs: Sequence[ComputeGraph], y, use: Sequence[str] | None = None,
-                  scaling: str | None = None) -> "AIOPPredictor":
+                  scaling: str | None = None, standardise_output: bool = False) -> "AIOPPredictor":
         """Zero-shot transfer: the target's label statistics from a few labelled architectures
-        (with ``scaling``, default the predictor's own)."""
+        (with ``scaling``, default the predictor's own).
+
+        ``standardise_output`` also gives the network's own output mean 0 and std 1 on these
+        architectures (an affine map folded into the output layer of every head in use; its
+        scale is positive, so the ranking is the zero-shot one). On a family unlike the
+        pre-training ones the unitless output can sit several units off: the labels' mean and
+        std alone then leave the predictions offset, and fine-tuning with MSE starts by moving
+        the whole network to undo that offset rather than to rank the 20 better.
+        """
         data = PackedGraphs(graphs)
         self.size_stats["target"] = self._stats(data.gflops)  # the family's FLOPs spread, from the same archs
         self.target_scaler = LabelScaler(scaling or self.scaling).fit(np.asarray(y, dtype=np.float64), data.gflops)
         self.use = None if use is None else list(use)
+        if standardise_output:
+            raw = self.predict_scaled(data)
+            mean, std = float(raw.mean()), float(raw.std())
+            with torch.no_grad():
+                for head in self._heads():
+                    last = head[-1]
+                    last.weight.div_(std if std > 1e-12 else 1.0)
+                    last.bias.sub_(mean).div_(std if std > 1e-12 else 1.0)
+            self.log["calibrate"] = {"output_mean": mean, "output_std": std}
         return self
 
+    def _heads(self) -> list[nn.Sequential]:
+        """The heads whose (mean) output is the prediction: the adapters in use, else the base head."""
+        use = list(self.net.adapters) if self.use is None else self.use
+        return [self.net.adapters[n].head for n in use] or [self.net.base.head]
+
     def finetune(self, graphs: Sequence[ComputeGraph], y, epochs: int | None = None, mode: str = "full",
-                 adaproxy_lambda: float = 1e-3, select_folds: int = 0, select: str = "srcc") -> "AIOPPredictor":
+                 adaproxy_lambda: float = 1e-3, select_folds: int = 0, select: str = "srcc",
+                 l2sp: float = 0.0) -> "AIOPPredictor":
         """Fine-tune on the calibration architectures (batch 1).
 
         ``full``: backbone GNN layers and base/adapter heads train, node embedding and
@@ -286,11 +311,19 @@ class AIOPPredictor(Predictor):
         the count whose pooled out-of-fold predictions rank best (Spearman; ties to the
         shorter). 100 epochs at batch 1 on 20 graphs can overfit and undo the zero-shot
         ranking; 0 keeps the zero-shot model. Only the calibration labels are used.
+        ``select="centred"`` pools the out-of-fold predictions after standardising each fold
+        model's output by its own mean and std on all the calibration graphs (no labels): the
+        fold models then share one scale, so the pooled SRCC no longer favours 0 epochs (the
+        only length at which the fold models are one model) for offsets that are not ranking.
         ``select="loss"`` is the paper's fixed schedule with early stopping instead: every
         epoch from 0 to ``epochs`` is a candidate and the pooled out-of-fold MSE (scaled
         units) decides. ``log["finetune_cv"]["why"]`` says in words why the length won
         (in particular when it is 0: flat folds, or fine-tuning not generalising), for both
         selections (one cross-validation serves both: ``log["finetune_cv"]["choices"]``).
+
+        ``l2sp`` > 0 adds ``l2sp * sum((w - w_pretrained)^2)`` over the trained weights to every
+        step's loss (L2-SP: a prior centred on the weights fine-tuning starts from, so 20 labels
+        refine the transferred model instead of replacing it).
         """
         if self.target_scaler is None:
             self.calibrate(graphs, y, self.use)
@@ -299,25 +332,31 @@ class AIOPPredictor(Predictor):
             from nasframe.errors import ConfigError
 
             raise ConfigError(f"unknown fine-tuning mode '{mode}'; choose full or adaproxy")
-        if select not in ("srcc", "loss"):
+        if select not in SELECTIONS:
             from nasframe.errors import ConfigError
 
-            raise ConfigError(f"unknown fine-tuning length selection '{select}'; choose srcc or loss")
+            raise ConfigError(f"unknown fine-tuning length selection '{select}'; choose one of {', '.join(SELECTIONS)}")
+        if l2sp < 0 or (l2sp and mode != "full"):
+            from nasframe.errors import ConfigError
+
+            raise ConfigError(f"l2sp={l2sp} is not usable with mode '{mode}'; give l2sp >= 0, and > 0 only with "
+                              "mode full")
         if select_folds and select_folds > 1:
             epochs = self._cv_epochs(graphs, np.asarray(y, dtype=np.float64), epochs, mode, adaproxy_lambda,
-                                     int(select_folds), select)
+                                     int(select_folds), select, l2sp)
         if epochs > 0:
-            self._finetune(graphs, y, epochs, mode, adaproxy_lambda)
+            self._finetune(graphs, y, epochs, mode, adaproxy_lambda, l2sp=l2sp)
         else:  # no earlier fine-tuning's history may stand in for this call's
             self.log["finetune"] = {}
         self.log["finetune"]["epochs"] = epochs
         return self
 
-    def _finetune(self, graphs, y, epochs: int, mode: str, adaproxy_lambda: float, on_epoch=None) -> None:
+    def _finetune(self, graphs, y, epochs: int, mode: str, adaproxy_lambda: float, on_epoch=None,
+                  l2sp: float = 0.0) -> None:
         data = self._pack(graphs)
         z = self.target_scaler.transform(np.asarray(y, dtype=np.float64), data.gflops)
         use = list(self.net.adapters) if self.use is None else self.use
-        heads = [self.net.adapters[n].head for n in use] or [self.net.base.head]
+        heads = self._heads()
         self.net.requires_grad_(False)
         extra = None
         if mode == "full":
@@ -327,6 +366,9 @@ class AIOPPredictor(Predictor):
             if not use:
                 self.net.base.requires_grad_(True)
             params = [p for p in self.net.parameters() if p.requires_grad]
+            if l2sp:
+                start = [p.detach().clone() for p in params]
+                extra = lambda: l2sp * sum(((p - p0) ** 2).sum() for p, p0 in zip(params, start))
         else:
             params, extra = _adaproxy(heads, adaproxy_lambda)
         with seeded(self.seed + 4):
@@ -339,7 +381,7 @@ class AIOPPredictor(Predictor):
         self.net.requires_grad_(True)
 
     def _cv_epochs(self, graphs, y: np.ndarray, epochs: int, mode: str, lam: float, folds: int,
-                   select: str = "srcc") -> int:
+                   select: str = "srcc", l2sp: float = 0.0) -> int:
         """Fine-tuning length by k-fold cross-validation on the calibration set (see ``finetune``)."""
         from scipy.stats import spearmanr
 
@@ -349,8 +391,10 @@ class AIOPPredictor(Predictor):
             return epochs  # too few to hold any out
         every = list(range(epochs + 1))  # out-of-fold predictions after every epoch serve both selections
         oof = {e: np.full(n, np.nan) for e in every}
+        centred = {e: np.full(n, np.nan) for e in every}  # each fold model standardised on all n graphs
         order = np.random.default_rng(self.seed + 5).permutation(n)
         z = self.target_scaler.transform(y, PackedGraphs(graphs).gflops)
+        every_graph = self._pack(graphs)
         held_sets = []
         for k in range(folds):
             held = order[k::folds]
@@ -358,25 +402,28 @@ class AIOPPredictor(Predictor):
             fit = np.setdiff1d(order, held)
             clone = copy.deepcopy(self)
             clone.progress = False
-            held_graphs = self._pack([graphs[i] for i in held])
-            oof[0][held] = clone.predict_scaled(held_graphs)
 
-            def record(epoch, clone=clone, held=held, held_graphs=held_graphs):
+            def record(epoch, clone=clone, held=held):
                 if epoch in oof:
-                    oof[epoch][held] = clone.predict_scaled(held_graphs)
+                    p = clone.predict_scaled(every_graph)
+                    oof[epoch][held] = p[held]
+                    centred[epoch][held] = (p[held] - p.mean()) / (p.std() or 1.0)
 
-            clone._finetune([graphs[i] for i in fit], y[fit], epochs, mode, lam, on_epoch=record)
+            record(0)
+            clone._finetune([graphs[i] for i in fit], y[fit], epochs, mode, lam, on_epoch=record, l2sp=l2sp)
         checkpoints = [e for e in FINETUNE_CHECKPOINTS if e < epochs] + [epochs]
         srcc = {e: float(np.nan_to_num(spearmanr(oof[e], y)[0], nan=-1.0)) for e in checkpoints}
+        srcc_centred = {e: float(np.nan_to_num(spearmanr(centred[e], y)[0], nan=-1.0)) for e in checkpoints}
         mse = {e: float(np.mean((oof[e] - z) ** 2)) for e in every}
         # the mean of the per-fold SRCCs ranks within one model at a time; the pooled SRCC also
         # compares predictions of different fold models, whose offsets differ once they are trained
         within = {e: float(np.mean([np.nan_to_num(spearmanr(oof[e][h], y[h])[0], nan=0.0) for h in held_sets]))
                   for e in checkpoints}
-        by = {"srcc": srcc, "loss": {e: -v for e, v in mse.items()}}
+        by = {"srcc": srcc, "loss": {e: -v for e, v in mse.items()}, "centred": srcc_centred}
         choice = {k: max(v, key=lambda e, v=v: (v[e], -e)) for k, v in by.items()}
         best = choice[select]
         self.log["finetune_cv"] = {"folds": folds, "select": select, "srcc": srcc, "mse": mse,
+                                   "srcc_centred": srcc_centred, "l2sp": l2sp,
                                    "within_fold_srcc": within, "epochs": best, "choices": choice,
                                    "why": {k: _length_note(choice[k], by[k], within, k) for k in by}}
         return best
@@ -452,8 +499,9 @@ class AIOPPredictor(Predictor):
 
 def _length_note(best: int, scores: dict, within: dict, select: str, flat: float = 0.02) -> str:
     """Why cross-validation chose ``best`` epochs, in one sentence."""
-    what = "pooled out-of-fold SRCC" if select == "srcc" else "pooled out-of-fold MSE"
-    value = (lambda e: f"{scores[e]:.3f}") if select == "srcc" else (lambda e: f"{-scores[e]:.3f}")
+    what = {"srcc": "pooled out-of-fold SRCC", "loss": "pooled out-of-fold MSE",
+            "centred": "pooled out-of-fold SRCC of the centred fold models"}[select]
+    value = (lambda e: f"{-scores[e]:.3f}") if select == "loss" else (lambda e: f"{scores[e]:.3f}")
     spread = max(scores.values()) - min(scores.values())
     if spread < flat:
         return (f"flat folds: every length from 0 to {max(scores)} epochs scores within {spread:.3f} on the {what}; "
@@ -463,7 +511,9 @@ def _length_note(best: int, scores: dict, within: dict, select: str, flat: float
     text = f"{best} epochs: {what} {value(best)} vs {value(runner)} for the next best ({runner} epochs)"
     if best == 0:
         top = max(within, key=lambda e: (within[e], -e))
-        if top > 0 and within[top] > within[0]:
+        if select == "centred":
+            text += "; training did not rank the held-out folds better than the zero-shot model"
+        elif top > 0 and within[top] > within[0]:
             text += (f"; within each fold {top} epochs ranks better (mean per-fold SRCC {within[top]:.3f} vs "
                      f"{within[0]:.3f}), but the pooled score compares fold models whose offsets differ once "
                      "trained, which only the untrained model escapes")

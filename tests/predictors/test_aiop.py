@@ -1,4 +1,6 @@
 """AIO-P predictor: sizes, GraphConv, batching, scaling, freezing, learning, persistence, evaluator."""
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -242,3 +244,67 @@ def test_evaluator_aiop_loads_a_multi_family_model_and_scores_any_buildable_spac
     values = [x["values"]["aiop_pred"] for x in rows if "values" in x]
     assert len(values) == 3 and all(np.isfinite(values)) and len(set(values)) == 3
     assert 85 < np.mean(values) < 100  # in the calibrated task's units (accuracy %)
+
+
+def test_standardised_output_centres_the_calibration_set_and_keeps_the_ranking(graphs):
+    """Issue 23 (micro): the zero-shot output sat several units off the target's standardised labels,
+    so fine-tuning with MSE spent its first epochs moving the whole network to remove the offset."""
+    y = target(graphs)
+    plain = _calibrated(graphs, y)
+    shifted = _calibrated(graphs, y)
+    with torch.no_grad():  # a zero-shot output far off the calibration labels, as on micro
+        shifted.net.adapters["a"].head[-1].bias.add_(4.0)
+    std = copy.deepcopy(shifted).calibrate(graphs[60:80], y[60:80], standardise_output=True)
+    on_calib = std.predict_scaled(graphs[60:80])
+    assert on_calib.mean() == pytest.approx(0.0, abs=1e-5) and on_calib.std() == pytest.approx(1.0, abs=1e-5)
+    # a positive affine map of the zero-shot output: the same ranking on every other graph
+    a, b = plain.predict_scaled(graphs[80:]), std.predict_scaled(graphs[80:])
+    assert np.corrcoef(a, b)[0, 1] == pytest.approx(1.0, abs=1e-6)
+    z = std.target_scaler.transform(y[60:80], PackedGraphs(graphs[60:80]).gflops)
+    assert np.mean((on_calib - z) ** 2) < np.mean((shifted.predict_scaled(graphs[60:80]) - z) ** 2) - 10
+
+
+def test_centred_selection_ignores_offsets_between_fold_models(graphs, monkeypatch):
+    """Fold models that differ from the zero-shot model only by a constant each: the pooled SRCC
+    mixes those constants into the ranking and drops; the centred score removes them exactly."""
+    y = target(graphs)
+    p = _calibrated(graphs, y)
+
+    def offset_only(self, graphs, y, epochs, mode, lam, on_epoch=None, l2sp=0.0):
+        shift = 3.0 * (float(np.sum(y)) % 1.7)  # differs between the folds' training sets
+        for e in range(1, epochs + 1):
+            with torch.no_grad():
+                self.net.adapters["a"].head[-1].bias.add_(shift / epochs)
+            if on_epoch is not None:
+                on_epoch(e)
+
+    monkeypatch.setattr(AIOPPredictor, "_finetune", offset_only)
+    p.finetune(graphs[60:80], y[60:80], select_folds=4, select="centred")
+    cv = p.log["finetune_cv"]
+    assert all(v == pytest.approx(cv["srcc_centred"][0], abs=1e-9) for v in cv["srcc_centred"].values())
+    assert cv["srcc"][12] < cv["srcc"][0] - 0.05  # the pooled score is fooled by the offsets
+    assert cv["srcc_centred"][0] == pytest.approx(cv["srcc"][0])  # at 0 epochs the fold models are one model
+    assert cv["epochs"] == 0 and p.log["finetune"]["epochs"] == 0  # ties go to the shorter: keep zero-shot
+    assert cv["why"]["centred"].startswith("flat folds")
+
+
+def test_l2sp_keeps_fine_tuned_weights_near_the_pretrained_ones(graphs):
+    y = target(graphs)
+    start = _calibrated(graphs, y)
+    w0 = torch.cat([q.detach().flatten() for q in start.net.base.backbone.layers.parameters()])
+
+    def moved(l2sp):
+        p = copy.deepcopy(start).finetune(graphs[60:80], y[60:80], epochs=4, l2sp=l2sp)
+        w = torch.cat([q.detach().flatten() for q in p.net.base.backbone.layers.parameters()])
+        return float(torch.linalg.norm(w - w0))
+
+    free, held = moved(0.0), moved(10.0)
+    assert 0 < held < 0.5 * free
+    from nasframe.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="l2sp"):
+        copy.deepcopy(start).finetune(graphs[60:80], y[60:80], epochs=1, l2sp=-1.0)
+    with pytest.raises(ConfigError, match="l2sp"):
+        copy.deepcopy(start).finetune(graphs[60:80], y[60:80], epochs=1, mode="adaproxy", l2sp=0.1)
+    with pytest.raises(ConfigError, match="centred"):
+        copy.deepcopy(start).finetune(graphs[60:80], y[60:80], epochs=1, select="pooled")
