@@ -181,19 +181,19 @@ class Runner:
                     n = p.before_ask(n)
                 if n == 0:
                     break
+                # each query carries its fidelity through the plug-ins (one may replace a query)
                 queries = list(self.strategy.ask_at(n))
-                fids = {i: f for i, (_, f) in enumerate(queries)} if self.strategy.needs_fidelity else {}
-                archs = [a for a, _ in queries]
                 for p in self.plugins:
-                    archs = p.after_ask(archs)
-                if not archs:
+                    queries = list(p.after_ask_at(queries))
+                if not queries:
                     self._say_exhausted(step)
                     break  # the strategy has nothing left to propose (e.g. space exhausted)
-                if len(archs) > n:
-                    raise NasframeError(f"strategy returned {len(archs)} architectures when asked for {n}")
+                if len(queries) > n:
+                    raise NasframeError(f"strategy returned {len(queries)} architectures when asked for {n}")
+                archs = [a for a, _ in queries]
                 for a in archs:
                     self.space.check(a)
-                fidelities = [self._fidelity(fids.get(i)) for i in range(len(archs))]
+                fidelities = [self._fidelity(f) for _, f in queries]
                 evals = self._evaluate("search", archs, self._seen, fidelities=fidelities)
                 for p in self.plugins:
                     p.after_evaluate(archs, evals)
