@@ -207,9 +207,9 @@ class Runner:
                     p.after_tell(archs, evals)
                 if time.perf_counter() >= self._next_checkpoint:
                     self._checkpoint(step, sim)
-            summary = self._summarise(step, sim, self._seen, self._wall())
             self.ledger.close_history()  # the folder lock is kept until the summary is written
             history = read_history(self.ledger.history_path)
+            summary = self._summarise(step, sim, history, self._wall())
             for p in self.plugins:
                 p.on_finish(summary, history)
             self.ledger.finish(summary)
@@ -407,11 +407,11 @@ class Runner:
         now = time.perf_counter()
         self._next_checkpoint = now + max(self.checkpoint_seconds, CHECKPOINT_COST_FACTOR * (now - t))
 
-    def _summarise(self, step, sim, seen, wall) -> dict:
+    def _summarise(self, step, sim, history, wall) -> dict:
         rec = self.strategy.recommend()
         info = {}
         if rec is not None:
-            ev = _best_fidelity(seen, rec)
+            ev = _best_measured(history, rec)
             if ev is None:  # recommended without being queried: look it up, uncharged
                 ev = self.evaluator.evaluate([rec])[0]
                 info["recommendation_queried"] = False
@@ -456,7 +456,11 @@ class _FullFidelity(Mapping):
         return sum(1 for _, f in self._seen if f is None)
 
 
-def _best_fidelity(seen: dict, arch) -> Evaluation | None:
-    """The evaluation of ``arch`` at the highest fidelity it was queried at (None = full)."""
-    found = [(math.inf if f is None else f, ev) for (a, f), ev in seen.items() if a == arch]
-    return max(found, key=lambda x: x[0])[1] if found else None
+def _best_measured(history: list[dict], arch) -> Evaluation | None:
+    """The evaluation of ``arch`` at the highest fidelity (None = full) a line of the run holds: its own
+    queries, or results a plug-in told the strategy (another worker's, in a shared study), so an
+    architecture measured elsewhere is not measured again for the summary."""
+    name = str(arch)
+    found = [(math.inf if r.get("fidelity") is None else r["fidelity"], r) for r in history
+             if r["arch"] == name and not r["phase"].startswith("pretrain:")]
+    return Evaluation.from_json(max(found, key=lambda x: x[0])[1]) if found else None
