@@ -10,7 +10,8 @@ plot and the multi-worker study are plug-ins; the composition root
     start(ctx, state)             strategy set up, checkpoint loaded; state = what state() returned then
     loop:
         n = before_ask(n)         0 stops the search
-        archs = after_ask(archs)  [] stops the search
+        queries = after_ask_at(queries)  [] stops the search; queries are (architecture, fidelity)
+                                  pairs (fidelity None: full); the default calls after_ask(archs)
         after_evaluate(archs, evaluations)   the ledger holds them; the strategy is not told yet
         after_tell(archs, evaluations)
     on_finish(summary, history)   the run completed (not called when it fails)
@@ -87,6 +88,10 @@ class RunContext:
         """Every architecture evaluated at full fidelity in the search phase so far, with its first evaluation."""
         return self._runner._seen_full
 
+    def evaluated(self, arch: Architecture, fidelity: int | None = None) -> bool:
+        """Whether this run already evaluated ``arch`` at ``fidelity`` (None: full) in the search phase."""
+        return self._runner._key(arch, fidelity) in self._runner._seen
+
     def recorded(self, phase: str, index: int) -> dict | None:
         """The ledger line ``(phase, index)`` a resumed run found on disk, if any."""
         return self._runner._replay.get((phase, index))
@@ -131,6 +136,16 @@ class RunnerPlugin:
 
     def after_ask(self, archs: list[Architecture]) -> list[Architecture]:
         return archs
+
+    def after_ask_at(self, queries: list[tuple[Architecture, int | None]]) -> list[tuple[Architecture, int | None]]:
+        """The asked ``(architecture, fidelity)`` pairs that go on to be evaluated. Override it to
+        replace queries of a multi-fidelity strategy; the default hands the architectures to
+        ``after_ask``: a query it keeps keeps its fidelity, one it puts in is asked at full fidelity."""
+        archs = self.after_ask([a for a, _ in queries])
+        fidelities: dict = {}
+        for a, f in queries:
+            fidelities.setdefault(a, []).append(f)
+        return [(a, fidelities[a].pop(0) if fidelities.get(a) else None) for a in archs]
 
     def after_evaluate(self, archs: list[Architecture], evaluations: list[Evaluation]) -> None:
         pass

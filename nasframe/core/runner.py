@@ -154,19 +154,19 @@ class Runner:
                     n = p.before_ask(n)
                 if n == 0:
                     break
+                # each query carries its fidelity through the plug-ins (one may replace a query)
                 queries = list(self.strategy.ask_at(n))
-                fids = {i: f for i, (_, f) in enumerate(queries)} if self.strategy.needs_fidelity else {}
-                archs = [a for a, _ in queries]
                 for p in self.plugins:
-                    archs = p.after_ask(archs)
-                if not archs:
+                    queries = list(p.after_ask_at(queries))
+                if not queries:
                     self._say_exhausted(step)
                     break  # the strategy has nothing left to propose (e.g. space exhausted)
-                if len(archs) > n:
-                    raise NasframeError(f"strategy returned {len(archs)} architectures when asked for {n}")
+                if len(queries) > n:
+                    raise NasframeError(f"strategy returned {len(queries)} architectures when asked for {n}")
+                archs = [a for a, _ in queries]
                 for a in archs:
                     self.space.check(a)
-                fidelities = [self._fidelity(fids.get(i)) for i in range(len(archs))]
+                fidelities = [self._fidelity(f) for _, f in queries]
                 evals = self._evaluate("search", archs, self._seen, fidelities=fidelities)
                 for p in self.plugins:
                     p.after_evaluate(archs, evals)
@@ -180,9 +180,9 @@ class Runner:
                     p.after_tell(archs, evals)
                 if time.perf_counter() >= self._next_checkpoint:
                     self._checkpoint(step, sim)
-            summary = self._summarise(step, sim, self._seen, self._wall())
             self.ledger.close_history()  # the folder lock is kept until the summary is written
             history = read_history(self.ledger.history_path)
+            summary = self._summarise(step, sim, history, self._wall())
             for p in self.plugins:
                 p.on_finish(summary, history)
             self.ledger.finish(summary)
@@ -380,11 +380,11 @@ class Runner:
         now = time.perf_counter()
         self._next_checkpoint = now + max(self.checkpoint_seconds, CHECKPOINT_COST_FACTOR * (now - t))
 
-    def _summarise(self, step, sim, seen, wall) -> dict:
+    def _summarise(self, step, sim, history, wall) -> dict:
         rec = self.strategy.recommend()
         info = {}
         if rec is not None:
-            ev = _best_fidelity(seen, rec)
+            ev = _best_measured(history, rec)
             if ev is None:  # recommended without being queried: look it up, uncharged
                 ev = self.evaluator.evaluate([rec])[0]
                 info["recommendation_queried"] = False
@@ -429,7 +429,11 @@ class _FullFidelity(Mapping):
         return sum(1 for _, f in self._seen if f is None)
 
 
-def _best_fidelity(seen: dict, arch) -> Evaluation | None:
-    """The evaluation of ``arch`` at the highest fidelity it was queried at (None = full)."""
-    found = [(math.inf if f is None else f, ev) for (a, f), ev in seen.items() if a == arch]
-    return max(found, key=lambda x: x[0])[1] if found else None
+def _best_measured(history: list[dict], arch) -> Evaluation | None:
+    """The evaluation of ``arch`` at the highest fidelity (None = full) a line of the run holds: its own
+    queries, or results a plug-in told the strategy (another worker's, in a shared study), so an
+    architecture measured elsewhere is not measured again for the summary."""
+    name = str(arch)
+    found = [(math.inf if r.get("fidelity") is None else r["fidelity"], r) for r in history
+             if r["arch"] == name and not r["phase"].startswith("pretrain:")]
+    return Evaluation.from_json(max(found, key=lambda x: x[0])[1]) if found else None

@@ -59,6 +59,9 @@ class Strategy(abc.ABC):
     needs_fidelity: bool = False
     fidelity_range: tuple[int, int] | None = None  # set by the runner for multi-fidelity strategies
     distinct: bool = False  # True if it never asks the same architecture twice (so a finite space runs out)
+    # True if its asks stay correct while results of earlier asks are still outstanding elsewhere
+    # (asynchronous successive halving); a shared study runs multi-fidelity strategies only then
+    asynchronous: bool = False
 
     def setup(self, space: SearchSpace, objectives: Sequence[Objective], rng: np.random.Generator) -> None:
         """Called once by the runner before the first ask."""

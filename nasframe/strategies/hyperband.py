@@ -12,15 +12,37 @@ their brackets until the budget (``budget.epochs``, ``budget.seconds`` or ``budg
 
 Rungs are synchronous: a rung is promoted once all its results are told, so with ``batch_size=1``
 (the default) the run is exactly reproducible from its seed and resumes like any other strategy.
+For that reason they do not run in a shared study (``storage=``); ``strategy=asha``
+(``nasframe.strategies.asha``) is the asynchronous variant that does.
 """
 from __future__ import annotations
 
 import math
 
 from nasframe.core.strategy import Strategy
+from nasframe.strategies.random import DrawsWithoutRepeat
 
 
-class SuccessiveHalving(Strategy):
+def rung_range(strategy) -> tuple[int, int]:
+    """``(r_min, r_max)``: the strategy's min/max fidelity clipped to the evaluator's range."""
+    lo, hi = strategy.fidelity_range or (1, 1)
+    r_min = max(lo, min(hi, strategy.min_fidelity or lo))
+    return r_min, max(r_min, min(hi, strategy.max_fidelity or hi))
+
+
+def best_at_top_fidelity(strategy):
+    """The best architecture among those measured at the highest fidelity reached (None: none yet)."""
+    if not strategy.history:
+        return None
+    top = max((ev.fidelity or 0) for _, ev in strategy.history)
+    best, best_fit = None, -math.inf
+    for a, ev in strategy.history:
+        if (ev.fidelity or 0) == top and (best is None or strategy.fitness(ev) > best_fit):
+            best, best_fit = a, strategy.fitness(ev)
+    return best
+
+
+class SuccessiveHalving(DrawsWithoutRepeat, Strategy):
     needs_fidelity = True
 
     def __init__(self, eta: int = 3, min_fidelity: int | None = None, max_fidelity: int | None = None,
@@ -36,12 +58,10 @@ class SuccessiveHalving(Strategy):
 
     def setup(self, space, objectives, rng):
         super().setup(space, objectives, rng)
-        lo, hi = self.fidelity_range or (1, 1)
-        self.r_min = max(lo, min(hi, self.min_fidelity or lo))
-        self.r_max = max(self.r_min, min(hi, self.max_fidelity or hi))
+        self.r_min, self.r_max = rung_range(self)
         # the most halvings that fit between the two fidelities (epsilon: log(27, 3) is 3 - 4e-16)
         self.s_max = int(math.floor(math.log(self.r_max / self.r_min) / math.log(self.eta) + 1e-9))
-        self.asked: set = set()
+        self.reset_draws()
         self.bracket_count = 0
         self.rungs: list[tuple[int, int]] = []  # (architectures, fidelity) per rung of this bracket
         self.rung = 0
@@ -104,26 +124,11 @@ class SuccessiveHalving(Strategy):
         return True
 
     def _sample(self, count: int) -> list:
-        out = []
-        for _ in range(count):
-            for _ in range(self.max_tries):
-                a = self.space.sample(self.rng)
-                if a not in self.asked:
-                    self.asked.add(a)
-                    out.append(a)
-                    break
-        return out
+        return [a for a in (self.draw_new() for _ in range(count)) if a is not None]
 
     def recommend(self):
         """The best architecture among those measured at the highest fidelity reached."""
-        if not self.history:
-            return None
-        top = max((ev.fidelity or 0) for _, ev in self.history)
-        best, best_fit = None, -math.inf
-        for a, ev in self.history:
-            if (ev.fidelity or 0) == top and (best is None or self.fitness(ev) > best_fit):
-                best, best_fit = a, self.fitness(ev)
-        return best
+        return best_at_top_fidelity(self)
 
 
 class Hyperband(SuccessiveHalving):

@@ -13,6 +13,15 @@ with its own seed and run folder; ``SharedStudy`` hooks into it (``before_ask``,
   claims the architecture (row ``(study, arch)`` of ``nasframe_claims``). One
   another worker already evaluated is answered from the study and told to the
   strategy free of charge; one another worker is still evaluating is waited for.
+* **Multi-fidelity** — a claim is keyed by (architecture, fidelity) (``arch@3``
+  below full fidelity), so ``strategy=asha`` workers never evaluate one
+  architecture twice at one fidelity nor promote it twice to one rung. An
+  asynchronous strategy does not wait for a claim held elsewhere: it skips it
+  (the result arrives later through ``observe``) and asks again; the skipped
+  claims are stored on the trial of the query taken instead (user attribute
+  ``skipped``), which is how a resumed worker skips them again. Synchronous
+  halving (``sh``, ``hyperband``) is refused, and so is ``budget.epochs``: a
+  study's budget is ``budget.queries``, whatever each query's fidelity.
 * **Whole-study history** (``plugin._sync``) — before each ask, results other
   workers finished since the last ask are given to the strategy
   (``Strategy.observe``), so every worker asks with everything the study knows.
@@ -21,8 +30,9 @@ with its own seed and run folder; ``SharedStudy`` hooks into it (``before_ask``,
   its slots and claims are taken over. A worker resumed with ``resume=true``
   fails its own leftover trials at once.
 * **A real Optuna study** (``trials``) — one trial per query, the architecture
-  as parameters and as the ``arch`` user attribute, the objective values with
-  their directions, failed evaluations as FAIL: ``optuna-dashboard URL`` and
+  as parameters and as the ``arch`` user attribute (and its ``fidelity``, for a
+  multi-fidelity evaluator), the objective values with their directions,
+  failed evaluations as FAIL: ``optuna-dashboard URL`` and
   ``optuna.visualization`` open it. With one worker it mirrors a single run.
 
 Optuna is driven through its public API only (``create_study``, ``ask``/``tell``,

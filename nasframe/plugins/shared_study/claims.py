@@ -1,4 +1,7 @@
-"""No architecture evaluated twice: a worker claims an architecture before evaluating it."""
+"""No architecture evaluated twice: a worker claims an architecture (at a fidelity) before evaluating it.
+
+A claim's key is the architecture string, followed by ``@fidelity`` for a query below the evaluator's
+full fidelity (a multi-fidelity strategy's lower rungs), so a full-fidelity claim reads as before."""
 from __future__ import annotations
 
 import json
@@ -7,6 +10,14 @@ import sqlalchemy as sa
 
 from nasframe.core.evaluator import Evaluation
 from nasframe.plugins.shared_study.tables import CLAIMS, insert
+
+
+BUSY = object()  # another worker is evaluating the claimed (architecture, fidelity)
+
+
+def claim_key(arch, fidelity: int | None) -> str:
+    """The claim of ``arch`` at ``fidelity`` (None: full fidelity)."""
+    return str(arch) if fidelity is None else f"{arch}@{fidelity}"
 
 
 class Claims:
@@ -42,11 +53,17 @@ class Claims:
             conn.execute(CLAIMS.update().where(c.study == self.study_name, c.arch == arch, c.owner == self.owner)
                          .values(**values))
 
-    def finished_by_others(self):
-        """``(trial, arch string, Evaluation)`` of every architecture other workers finished, by trial number."""
+    def finished_by_others(self, canonical=lambda f: f):
+        """``(trial, arch string, Evaluation)`` of every claim other workers finished, by trial number;
+        ``canonical`` maps an evaluation's fidelity to the one its claim was keyed by (None: full)."""
         c = CLAIMS.c
         with self.engine.begin() as conn:
             rows = conn.execute(sa.select(c.trial, c.arch, c.evaluation)
                                 .where(c.study == self.study_name, c.evaluation.is_not(None),
                                        c.owner != self.owner).order_by(c.trial)).all()
-        return [(t, a, Evaluation.from_json(json.loads(e))) for t, a, e in rows]
+        out = []
+        for t, key, e in rows:
+            ev = Evaluation.from_json(json.loads(e))
+            f = canonical(ev.fidelity)
+            out.append((t, key if f is None else key[:-len(f"@{f}")], ev))
+        return out

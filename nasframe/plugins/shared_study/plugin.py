@@ -6,11 +6,11 @@ import socket
 import time
 from pathlib import Path
 
-from nasframe.core.evaluator import Evaluation
+from nasframe.core.evaluator import Evaluation, has_fidelity
 from nasframe.core.plugin import RunContext, RunnerPlugin
-from nasframe.errors import ConfigError
+from nasframe.errors import ConfigError, NasframeError
 from nasframe.plugins.shared_study.budget import Slots
-from nasframe.plugins.shared_study.claims import Claims
+from nasframe.plugins.shared_study.claims import BUSY, Claims, claim_key
 from nasframe.plugins.shared_study.connection import (
     check_same_search,
     check_url,
@@ -45,9 +45,16 @@ class SharedStudy(RunnerPlugin):
     def open(self, ctx: RunContext) -> None:
         from nasframe.plugins.shared_study.connection import one_line, safe_url
 
-        if ctx.strategy.needs_fidelity:  # budget slots and claims count architectures, not (architecture, fidelity)
-            raise ConfigError("multi-fidelity strategies (hyperband, sh) do not run in a shared study yet; drop storage=")
+        if ctx.strategy.needs_fidelity and not ctx.strategy.asynchronous:
+            name = ctx.names.get("strategy") or type(ctx.strategy).__name__
+            raise ConfigError(f"strategy '{name}' promotes a rung only once all its results are in, which workers "
+                              "sharing a study cannot do; use strategy=asha (asynchronous successive halving) "
+                              "or drop storage=")
+        if ctx.budget.epochs is not None:
+            raise ConfigError("budget.epochs counts one run's epochs, not a shared study's; bound the study "
+                              "with budget.queries (its total over all workers) and drop budget.epochs")
         self.ctx = ctx
+        self.full = ctx.evaluator.max_fidelity if has_fidelity(ctx.evaluator) else None
         self.owner = worker_id(ctx.run_dir)
         self.engine, self.storage, self.study = open_engine_and_study(self.url, self.name_in_storage,
                                                                       ctx.objectives)
@@ -67,7 +74,9 @@ class SharedStudy(RunnerPlugin):
         self.heartbeat.start()
 
     def start(self, ctx: RunContext, state) -> None:
-        self.mine = self.trials.finished_by(self.owner)  # my search query index -> trial number
+        finished = self.trials.finished_by(self.owner)
+        self.mine = {q: n for q, (n, _) in finished.items()}  # my search query index -> trial number
+        self.skips = {q: s for q, (_, s) in finished.items() if s}  # query -> claims skipped before it
         shared = ctx.recorded_lines("shared")
         self.told = {r["trial"] for r in shared}  # trials told from other workers (replayed or to replay)
         self.last_replayed_shared = max((r["index"] for r in shared), default=-1)
@@ -122,56 +131,86 @@ class SharedStudy(RunnerPlugin):
 
     # ------------------------------------------------------------ claims
 
-    def after_ask(self, archs: list) -> list:
-        """Claim each architecture; answer others' finished ones free and ask again in their place."""
-        out, slot = [], 0  # slot: index into self.reserved of the next query that needs one
-        pending = list(archs)
+    def _fidelity(self, f):
+        """The canonical fidelity of a query or an evaluation: None for full fidelity."""
+        return None if f == self.full else f
+
+    def after_ask_at(self, queries: list) -> list:
+        """Claim each ``(architecture, fidelity)``; answer others' finished ones free and ask again in
+        their place. An asynchronous strategy (asha) skips one another worker is evaluating (its result
+        arrives later through ``observe``); any other waits for it. The skipped claims go on the trial
+        of the query taken instead (user attribute ``skipped``), so a resumed worker skips them again."""
+        out, slot, skipped = [], 0, []  # slot: index into self.reserved of the next query that needs one
+        pending = list(queries)
         strategy = self.ctx.strategy
         while pending:
-            a = pending.pop(0)
+            a, asked = pending.pop(0)
+            f = self._fidelity(asked)
             query = self.ctx.count("search") + len(out)
-            if self._replayed(query):
-                out.append(a)  # replayed: already in the study
+            replayed = self._replayed(query)
+            if replayed and (self.skips.get(query) or [None])[0] == [str(a), f]:
+                self.skips[query].pop(0)  # skipped there before, busy elsewhere: skip it again
+                pending.extend(strategy.ask_at(1))
                 continue
-            if a in self.ctx.seen:  # my own repeat: charged as in a serial run
-                answer = None
-            else:
-                answer = self._replayed_duplicate(a) or self._claim(a)
+            answer = self._replayed_duplicate(a, f, strict=replayed)
+            if answer is None and replayed:
+                if self.skips.get(query):
+                    skip = self.skips[query][0]
+                    raise NasframeError(f"resume diverged: the study has {skip[0]} at fidelity {skip[1]} skipped "
+                                        f"before query {query} but the strategy asked {a} at fidelity {f}; "
+                                        "start a new run folder")
+                out.append((a, asked))  # replayed: already in the study
+                continue
+            if answer is None and not self.ctx.evaluated(a, f):  # my own repeat is charged as in a serial run
+                answer = self._claim(a, f)
+            if answer is BUSY:
+                skipped.append([str(a), f])
+                pending.extend(strategy.ask_at(1))
+                continue
             if answer is None:
-                out.append(a)
-                self.pending.append((self.reserved[slot], self.trials.open(a, self.reserved[slot])))
-                if a not in self.ctx.seen:
-                    self.claims.set_trial(str(a), self.pending[-1][1].number)
-                slot += 1
+                out.append((a, asked))
+                trial = self.trials.open(a, self.reserved[slot], self.full if f is None else f, skipped)
+                self.pending.append((self.reserved[slot], trial))
+                if not self.ctx.evaluated(a, f):
+                    self.claims.set_trial(claim_key(a, f), trial.number)
+                slot, skipped = slot + 1, []
                 continue
             trial, evaluation = answer
             self.told.add(trial)
             self.ctx.record("shared", [a], [evaluation], kind="duplicate", at=self.ctx.count("search"),
                             trial=trial)
             strategy.tell([a], [evaluation.visible()])
-            pending.extend(strategy.ask(1))
+            pending.extend(strategy.ask_at(1))
         del self.reserved[:slot]
         return out
 
-    def _replayed_duplicate(self, arch):
+    def _replayed_duplicate(self, arch, f, strict: bool):
+        """When resuming: ``(trial, evaluation)`` of the recorded answer from another worker to this ask.
+        ``strict`` (the query taken after it is replayed too): the ask must be the recorded one; else the
+        worker was killed during this ask and what it skipped before is decided again."""
         rec = self.ctx.recorded("shared", self.ctx.count("shared"))
-        if rec is None or rec.get("kind") != "duplicate":
+        if rec is None or rec.get("kind") != "duplicate" or rec.get("at") != self.ctx.count("search"):
             return None
-        if rec["arch"] != str(arch):
-            from nasframe.errors import NasframeError
+        evaluation = Evaluation.from_json(rec)
+        if rec["arch"] != str(arch) or self._fidelity(evaluation.fidelity) != f:
+            if not strict:
+                return None
+            raise NasframeError(f"resume diverged: the ledger has {rec['arch']} (fidelity {evaluation.fidelity}) "
+                                f"answered by another worker but the strategy asked {arch} (fidelity "
+                                f"{self.full if f is None else f}); start a new run folder")
+        return rec.get("trial"), evaluation
 
-            raise NasframeError(f"resume diverged: the ledger has {rec['arch']} answered by another worker but "
-                                f"the strategy asked {arch}; start a new run folder")
-        return rec.get("trial"), Evaluation.from_json(rec)
-
-    def _claim(self, arch):
-        """None when this worker now owns ``arch``; else ``(trial, evaluation)`` of another worker."""
+    def _claim(self, arch, f):
+        """None when this worker now owns ``(arch, f)``; ``(trial, evaluation)`` of another worker's;
+        BUSY for an asynchronous strategy while another worker evaluates it."""
         while True:
-            status, answer = self.claims.try_claim(str(arch))
+            status, answer = self.claims.try_claim(claim_key(arch, f))
             if status == "mine":
                 return None
             if status == "done":
                 return answer
+            if self.ctx.strategy.asynchronous:
+                return BUSY
             time.sleep(self.poll_seconds)  # being evaluated elsewhere: wait for it (or for its worker to die)
             self._take_over_dead()
 
@@ -182,11 +221,14 @@ class SharedStudy(RunnerPlugin):
             if self._replayed(start + i):
                 continue  # replayed: the study has it already
             slot, trial = self.pending.pop(0)
-            repeat = a in self.ctx.seen
+            f = self._fidelity(ev.fidelity)
+            repeat = self.ctx.evaluated(a, f)
             if not repeat:
-                self.claims.finish(str(a), ev)
-            self.trials.finish(trial, ev, {"arch": str(a), "query": start + i, "repeat": repeat,
-                                           "worker": self.owner})
+                self.claims.finish(claim_key(a, f), ev)
+            info = {"arch": str(a), "query": start + i, "repeat": repeat, "worker": self.owner}
+            if ev.fidelity is not None:
+                info["fidelity"] = ev.fidelity
+            self.trials.finish(trial, ev, info)
             self.slots.mark_done(slot)
             self.mine[start + i] = trial.number
 
@@ -208,8 +250,9 @@ class SharedStudy(RunnerPlugin):
             return
         if idx <= self.last_replayed_shared:
             return  # still replaying: no live sync before the recorded ones are used up
-        fresh = [(t, ctx.space.parse(a), e) for t, a, e in self.claims.finished_by_others() if t not in self.told]
-        fresh = [(t, a, e) for t, a, e in fresh if a not in ctx.seen]
+        fresh = [(t, ctx.space.parse(a), e) for t, a, e in self.claims.finished_by_others(self._fidelity)
+                 if t not in self.told]
+        fresh = [(t, a, e) for t, a, e in fresh if not ctx.evaluated(a, self._fidelity(e.fidelity))]
         if fresh:
             self._tell([a for _, a, _ in fresh], [e for _, _, e in fresh], [t for t, _, _ in fresh])
 

@@ -34,13 +34,19 @@ class TrialMirror:
             return {}
         return {d.name: d.options[i] for d, i in zip(self.decisions, self.space.to_decisions(arch))}
 
-    def open(self, arch, slot: int):
-        """A RUNNING trial whose parameters are ``arch``'s decisions."""
+    def open(self, arch, slot: int, fidelity: int | None = None, skipped=()):
+        """A RUNNING trial whose parameters are ``arch``'s decisions; ``fidelity`` (what it is measured
+        at, for a multi-fidelity evaluator) and ``skipped`` (``[arch, fidelity]`` claims another worker
+        held, passed over before this one) go to its user attributes."""
         self.study.sampler = self.optuna.samplers.PartialFixedSampler(self.params(arch), self.base_sampler)
         trial = self.study.ask(self.distributions)
         trial.set_user_attr("arch", str(arch))
         trial.set_user_attr("owner", self.owner)
         trial.set_user_attr("slot", slot)
+        if fidelity is not None:
+            trial.set_user_attr("fidelity", fidelity)
+        if skipped:
+            trial.set_user_attr("skipped", [list(s) for s in skipped])
         return trial
 
     def finish(self, trial, evaluation: Evaluation, info: dict) -> bool:
@@ -71,12 +77,13 @@ class TrialMirror:
         except (RuntimeError, ValueError):
             pass  # finished meanwhile (another worker failed it first)
 
-    def finished_by(self, owner: str) -> dict[int, int]:
-        """``{search query index: trial number}`` of the queries ``owner`` recorded in the study."""
+    def finished_by(self, owner: str) -> dict[int, tuple[int, list]]:
+        """``{search query index: (trial number, claims skipped before it)}`` of the queries ``owner``
+        recorded in the study."""
         states = (self.optuna.trial.TrialState.COMPLETE, self.optuna.trial.TrialState.FAIL)
         out = {}
         for t in self.study.get_trials(deepcopy=False, states=states):
             info = t.user_attrs.get("nasframe")
             if info and info.get("worker") == owner:
-                out[int(info["query"])] = t.number
+                out[int(info["query"])] = (t.number, [list(s) for s in t.user_attrs.get("skipped", [])])
         return out
