@@ -135,9 +135,12 @@ def build_run(cfg: DictConfig, out_dir: str | Path, names: dict | None = None):
         config = adopt_moved_data(config, Path(out_dir))
     title = f"{names.get('strategy') or type(strategy).__name__} on {names.get('space') or space.name}"
     from nasframe.plugins import BestSoFarPlot, ProgressBar
-    from nasframe.plugins.shared_study import make_shared
 
-    shared = make_shared(cfg.get("storage"), cfg.get("study"))  # one search shared by many workers
+    shared = None
+    if any(cfg.get(k) not in (None, "", "null") for k in ("storage", "study")):
+        from nasframe.plugins.shared_study import make_shared  # SQLAlchemy costs 0.2 s: only when asked
+
+        shared = make_shared(cfg.get("storage"), cfg.get("study"))  # one search shared by many workers
     plugins = [p for p, on in ((shared, shared is not None), (ProgressBar(), bool(cfg.progress)),
                                (BestSoFarPlot(), bool(cfg.plot))) if on]
     return Runner(space, evaluator, strategy, budget, out_dir, seed=int(cfg.seed), config=config,

@@ -2,7 +2,7 @@
 
 ``Predictor`` is the whole contract. ``TorchPredictor`` adds what neural
 predictors share: standardised targets, a Huber loss, SGD with momentum and a
-cosine learning-rate schedule, and ``score(x)``, a differentiable prediction
+cosine learning-rate schedule (torch.optim's update, see ``MomentumSGD``), and ``score(x)``, a differentiable prediction
 on a torch tensor (the relaxed encoding), in target units, for gradient-based search.
 Subclasses only build the network (``_network``) and say how a batch of
 encodings becomes its input (``_forward``).
@@ -56,6 +56,8 @@ class TorchPredictor(Predictor):
     def fit(self, x, y):
         import torch
 
+        from nasframe.torchutil import MomentumSGD, cosine_schedule
+
         x = np.asarray(x, dtype=np.float32)
         y = np.asarray(y, dtype=np.float64).reshape(-1)
         if len(x) != len(y) or len(y) == 0:
@@ -68,10 +70,8 @@ class TorchPredictor(Predictor):
         gen = torch.Generator().manual_seed(self.seed)
         with seeded(self.seed):
             self.net = self._network(x)
-        opt = torch.optim.SGD(self.net.parameters(), lr=self.lr, momentum=self.momentum,
-                              weight_decay=self.weight_decay)
-        steps_per_epoch = math.ceil(len(y) / self.batch_size)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs * steps_per_epoch)
+        opt = MomentumSGD(self.net.parameters(), momentum=self.momentum, weight_decay=self.weight_decay)
+        lrs = iter(cosine_schedule(self.lr, self.epochs * math.ceil(len(y) / self.batch_size)))
         loss_fn = torch.nn.HuberLoss(delta=self.huber_delta)
         self.net.train()
         with seeded(self.seed + 1):  # dropout draws do not disturb the caller's stream
@@ -82,8 +82,7 @@ class TorchPredictor(Predictor):
                     opt.zero_grad()
                     loss = loss_fn(self._forward(xt[idx]), yt[idx])
                     loss.backward()
-                    opt.step()
-                    sched.step()
+                    opt.step(next(lrs))
         self.net.eval()
         for p in self.net.parameters():
             p.requires_grad_(False)  # search differentiates w.r.t. the input only

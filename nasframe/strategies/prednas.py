@@ -27,10 +27,17 @@ from pathlib import Path
 
 import numpy as np
 
-from nasframe.core.space import Architecture, Bounded, Buildable, CostSampled, GraphEncoded, Relaxable
+from nasframe.core.parallel import fork_map, worker_count
+from nasframe.core.space import (
+    Architecture,
+    Bounded,
+    Buildable,
+    CostSampled,
+    GraphEncoded,
+    Relaxable,
+)
 from nasframe.core.strategy import Strategy
 from nasframe.errors import ConfigError, DataError, DataNotFound
-
 
 # ---------------------------------------------------------------- encodings
 
@@ -198,6 +205,9 @@ def make_cost(space, kind: str, path=None, column=None):
 # ---------------------------------------------------------------- search
 
 
+ASCENT_BATCHES = 4  # starts ascend in this many batches whatever the worker count: the same pool on every machine
+
+
 def ascend(encoding, predictor, starts, steps: int, lr: float, milestones, gamma: float, momentum: float,
            aux=None, alphas=(0.0,), admit=None, bar=None):
     """Projected gradient ascent from the architectures ``starts`` (Eq. 3, batched).
@@ -210,23 +220,23 @@ def ascend(encoding, predictor, starts, steps: int, lr: float, milestones, gamma
     """
     import torch
 
+    from nasframe.torchutil import MomentumSGD, multistep_schedule
+
     z = torch.tensor(encoding.start(starts), requires_grad=True)
     alpha = torch.as_tensor(np.resize(np.asarray(alphas, dtype=np.float32), len(starts)))
-    opt = torch.optim.SGD([z], lr=lr, momentum=momentum)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, [max(1, int(round(m * steps))) for m in milestones],
-                                                 gamma=gamma)
+    opt = MomentumSGD([z], momentum=momentum)
+    lrs = multistep_schedule(lr, steps, [max(1, int(round(m * steps))) for m in milestones], gamma)
     pool: set = set()
     rejected: set = set()
     final: list = []
-    for _ in range(steps):
+    for step in range(steps):
         opt.zero_grad()
         x = encoding.relax(z)
         objective = predictor.score(x)
         if aux is not None:  # alpha trades one std of cost against one std of the objective
             objective = objective - alpha * aux.score(x) * (_std(predictor) / _std(aux))
         (-objective.sum()).backward()
-        opt.step()
-        sched.step()
+        opt.step(lrs[step])
         if hasattr(encoding, "clamp"):
             encoding.clamp(z)
         final = encoding.project(z.detach().numpy())
@@ -248,9 +258,32 @@ def _std(predictor) -> float:
 
 
 def gradient_pool(encoding, predictor, starts, steps: int, lr: float, milestones, gamma: float,
-                  momentum: float, aux=None, alphas=(0.0,), admit=None, bar=None) -> dict:
-    """The model pool of Algorithm 1: {arch: predicted score} over every admitted projection."""
-    pool, _ = ascend(encoding, predictor, starts, steps, lr, milestones, gamma, momentum, aux, alphas, admit, bar)
+                  momentum: float, aux=None, alphas=(0.0,), admit=None, bar=None, workers: int = 1) -> dict:
+    """The model pool of Algorithm 1: {arch: predicted score} over every admitted projection.
+
+    The starts ascend in ``ASCENT_BATCHES`` independent batches (each start's path depends only on
+    itself), spread over ``workers`` forked processes; ``bar`` follows this process's batches.
+    """
+    alpha = np.resize(np.asarray(alphas, dtype=np.float32), len(starts))
+    batches = [([starts[i] for i in idx], alpha[idx])
+               for idx in np.array_split(np.arange(len(starts)), min(ASCENT_BATCHES, len(starts)))]
+
+    def run(batch, bar=None):
+        return ascend(encoding, predictor, batch[0], steps, lr, milestones, gamma, momentum, aux, batch[1],
+                      admit, bar)[0]
+
+    def forked(batch):
+        import torch
+
+        torch.set_num_threads(1)  # one thread per process: the processes are the parallelism
+        return run(batch)
+
+    if bar is not None:
+        bar.total = steps * len(range(0, len(batches), max(1, min(workers, len(batches)))))
+        bar.refresh()
+    pool: set = set()
+    for part in fork_map(forked, batches, workers, local=lambda batch: run(batch, bar)):
+        pool |= part
     return score_pool(encoding, predictor, pool)
 
 
@@ -291,7 +324,7 @@ class PredNAS(Strategy):
                  lr: float = 0.02, lr_milestones=(1 / 3, 2 / 3), lr_gamma: float = 0.1, momentum: float = 0.9,
                  search: str = "gradient", random_samples: int | None = None, max_start_batches: int = 10,
                  predictor: dict | None = None,
-                 cost: dict | None = None, threads: int | None = 1, refit_every: int | None = None,
+                 cost: dict | None = None, threads: int | None = 1, workers="auto", refit_every: int | None = None,
                  progress: bool = False):
         if int(n_init) < 2 or int(top_k) < 1 or int(starts) < 1 or int(steps) < 1 or not lr > 0:
             raise ConfigError(f"prednas needs n_init >= 2, top_k >= 1, starts >= 1, steps >= 1 and lr > 0, "
@@ -309,6 +342,7 @@ class PredNAS(Strategy):
         if threads is not None and (isinstance(threads, bool) or not str(threads).isdigit() or int(threads) < 1):
             raise ConfigError(f"prednas threads must be a positive integer or null, got {threads!r}")
         self.threads = None if threads is None else int(threads)
+        self.workers = worker_count(workers, ASCENT_BATCHES, "prednas workers")  # no effect on results
         if refit_every is not None and int(refit_every) < 1:
             raise ConfigError(f"prednas refit_every must be a positive integer or null, got {refit_every}")
         self.refit_every = None if refit_every is None else int(refit_every)
@@ -348,8 +382,10 @@ class PredNAS(Strategy):
     # ------------------------------------------------------------ state
 
     def state_dict(self) -> dict:
-        # The cost function is rebuilt from config on demand (it may hold a large table).
-        state = {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k not in ("space", "_constraint")}
+        # The cost function is rebuilt from config on demand (it may hold a large table); the worker count
+        # belongs to the machine that resumes.
+        state = {k: copy.deepcopy(v) for k, v in self.__dict__.items()
+                 if k not in ("space", "_constraint", "workers")}
         state["_constraint_ready"] = False
         return state
 
@@ -521,12 +557,13 @@ class PredNAS(Strategy):
                                + (f" (batch {batches})" if batches > 1 else ""), self.steps) as bar:
                     pool.update(gradient_pool(encoding, self.main, starts, self.steps, self.lr,
                                               self.lr_milestones, self.lr_gamma, self.momentum, self.aux, alphas,
-                                              admit, bar))
+                                              admit, bar, self.workers))
             else:  # random shooting over as many models as the gradient ascent explores (paper, Sec. V-A)
                 n = self.random_samples
                 if n is None:  # count the distinct pool members the ascent would find from these starts
                     n = len(gradient_pool(encoding, self.main, self._starts(), self.steps, self.lr,
-                                          self.lr_milestones, self.lr_gamma, self.momentum, self.aux, alphas, admit))
+                                          self.lr_milestones, self.lr_gamma, self.momentum, self.aux, alphas, admit,
+                                          workers=self.workers))
                 pool.update(random_pool(encoding, self.main, self.space, self.rng, n, admit,
                                         exclude=set(pool) | self.asked, sample=self._sample))
             if sum(a not in self.asked for a in pool) >= self.top_k:

@@ -122,6 +122,8 @@ CASES = [
          ("nosuchtask", "jigsaw")),
     Case("prednas threads not a count", lambda t: ("nasframe", [*QUICK, "strategy=prednas", "strategy.threads=many",
                                                                 out(t)]), ("threads", "positive integer", "many")),
+    Case("prednas workers not a count", lambda t: ("nasframe", [*QUICK, "strategy=prednas", "strategy.workers=0",
+                                                                out(t)]), ("workers", "positive integer or auto")),
     Case("unknown config group option", lambda t: ("nasframe", [*QUICK, "strategy=nosuch", out(t)]), ("nosuch",)),
     Case("unknown config key", lambda t: ("nasframe", [*QUICK, "strategy.no_such_option=3", out(t)]), ("no_such_option",)),
     Case("unwritable output folder", lambda t: ("nasframe", [*QUICK, "hydra.run.dir=/etc/hostname/run"]),

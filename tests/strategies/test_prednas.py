@@ -7,10 +7,18 @@ import pytest
 import torch
 
 from nasframe.core.evaluator import Evaluator, Objective, checked
+from nasframe.core.parallel import can_fork
 from nasframe.core.runner import Budget, Runner
 from nasframe.errors import ConfigError, DataError
 from nasframe.spaces.nb201 import NB201Arch, NB201Space
-from nasframe.strategies.prednas import PredNAS, SizeEncoding, TopologyEncoding, ascend, encoding_for
+from nasframe.strategies.prednas import (
+    PredNAS,
+    SizeEncoding,
+    TopologyEncoding,
+    ascend,
+    encoding_for,
+    gradient_pool,
+)
 
 SMALL = dict(n_init=6, top_k=5, starts=8, steps=20, predictor={"epochs": 10})
 
@@ -67,9 +75,13 @@ class DivergingScore:
 
 class CountingBar:
     n = 0
+    total = None
 
     def update(self):
         self.n += 1
+
+    def refresh(self):
+        pass
 
 
 def test_a_diverged_ascent_stops_without_changing_its_pool():
@@ -82,6 +94,24 @@ def test_a_diverged_ascent_stops_without_changing_its_pool():
                   bar=bar)
     assert full == short and len(full[0]) == 1  # every start projects to the one NaN point
     assert bar.n == 1  # and the 199 steps that would add nothing are not run
+
+
+@pytest.mark.skipif(not can_fork(), reason="forked workers need Linux")
+def test_the_pool_does_not_depend_on_the_worker_count():
+    space = NB201Space()
+    enc = encoding_for(space)
+    rng = np.random.default_rng(3)
+    archs = [space.sample(rng) for _ in range(20)]
+    predictor = enc.predictor({"epochs": 20}, 0).fit(enc.exact(archs).numpy(), rng.normal(size=20))
+    starts = [space.sample(rng) for _ in range(30)]
+    pools = {}
+    for workers in (1, 2, 4):
+        bar = CountingBar()
+        pools[workers] = gradient_pool(enc, predictor, starts, 25, 2.0, (1 / 3, 2 / 3), 0.5, 0.9, bar=bar,
+                                       workers=workers)
+        assert bar.n == 25 * len(range(0, 4, workers))  # the bar follows this process's batches
+    assert len(pools[1]) > 30  # the ascent moved: more pool members than starts
+    assert pools[2] == pools[1] and pools[4] == pools[1]  # same batches, same floats, whichever process
 
 
 def test_topology_encoding_is_the_8x7_op_as_node_graph():
